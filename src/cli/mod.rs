@@ -1,0 +1,179 @@
+//! Command line: clap definitions, one file per subcommand, and the wiring from flags to the
+//! library's engine. No detection or transform logic lives here.
+
+mod keygen;
+mod rules;
+mod scan;
+mod scrub;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+
+use phiscrub::detect;
+use phiscrub::entity::Entity;
+use phiscrub::formats::Format;
+use phiscrub::pipeline::{Engine, EntityFilter};
+use phiscrub::policy::Policy;
+use phiscrub::transform::{key::Key, Transformer};
+
+/// Find and de-identify PHI (the 18 HIPAA Safe Harbor identifiers) and secrets in files and
+/// streams, with keyed tokens that stay the same everywhere for the same key.
+#[derive(Debug, Parser)]
+#[command(name = "phiscrub", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find PHI and secrets and report them (exit 0: none, 1: found, 2: error).
+    Scan(scan::ScanArgs),
+    /// Write a de-identified copy (exit 0: done, 2: error).
+    Scrub(scrub::ScrubArgs),
+    /// Write a new random 256-bit key and print its key id.
+    Keygen(keygen::KeygenArgs),
+    /// List every entity and rule with its HIPAA letter, validator and default action.
+    Rules(rules::RulesArgs),
+}
+
+/// Flags shared by `scan` and `scrub`.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Input format; `auto` picks from the file name and content.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
+    /// Ignore findings scoring below this (0..1); overrides the policy's `min_score`.
+    #[arg(long, value_name = "SCORE")]
+    pub min_score: Option<f32>,
+    /// Only these entities (comma-separated, e.g. SSN,EMAIL).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub entities: Vec<Entity>,
+    /// Leave these entities alone (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub exclude_entities: Vec<Entity>,
+    /// Extra rule packs: a directory of *.toml files or one file; repeatable.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Policy file (phiscrub.toml) mapping entities and rules to actions.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Key file (hex or base64, at least 32 bytes) for tokens, shapes, date shifts, fingerprints.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// The key itself, from the environment (never pass a key on the command line).
+    #[arg(long = "key-env", env = "PHISCRUB_KEY", hide_env_values = true, hide = true)]
+    pub key_env: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No summary or notices on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl Common {
+    fn key(&self) -> Result<Option<Key>> {
+        if let Some(path) = &self.key_file {
+            return Ok(Some(Key::from_file(path)?));
+        }
+        match &self.key_env {
+            Some(text) if !text.trim().is_empty() => Ok(Some(
+                Key::parse(text).context("PHISCRUB_KEY does not hold a usable key")?,
+            )),
+            _ => Ok(None),
+        }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// Builds the engine, checking rules, policy and key before any input is read.
+    pub fn engine(&self) -> Result<Engine> {
+        let key = self.key()?;
+        let keyed = key.is_some();
+        let policy = match &self.policy {
+            Some(p) => Policy::from_file(p, keyed)?,
+            None => Policy::defaults(keyed),
+        };
+        if policy.needs_key() && !keyed {
+            bail!(
+                "the policy asks for keyed actions (token, shape or shift) but no key was given; \
+                 make one with `phiscrub keygen -o phiscrub.key` and pass `--key-file phiscrub.key` \
+                 or set PHISCRUB_KEY"
+            );
+        }
+        if !keyed && self.policy.is_none() && !self.quiet {
+            eprintln!(
+                "phiscrub: no key given, so values become [ENTITY] placeholders; \
+                 a key (`phiscrub keygen`) gives consistent tokens instead"
+            );
+        }
+        let detector = detect::load(&self.rules)?;
+        let unknown: Vec<&str> = policy
+            .rule_ids()
+            .filter(|id| !detector.rules().iter().any(|r| r.id == *id))
+            .collect();
+        if !unknown.is_empty() {
+            bail!("the policy names unknown rules: {}", unknown.join(", "));
+        }
+        let min_score = match self.min_score {
+            Some(s) if !(0.0..=1.0).contains(&s) => bail!("--min-score must be within 0..1"),
+            Some(s) => s,
+            None => policy.min_score,
+        };
+        Ok(Engine {
+            detector,
+            transformer: Transformer::new(policy, key),
+            filter: EntityFilter::new(self.entities.clone(), self.exclude_entities.clone()),
+            min_score,
+        })
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(a) => scan::run(a),
+        Command::Scrub(a) => scrub::run(a),
+        Command::Keygen(a) => keygen::run(a),
+        Command::Rules(a) => rules::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return 0;
+            }
+            eprintln!("phiscrub: error: {e:#}");
+            2
+        }
+    }
+}
+
+/// A closed downstream pipe (`phiscrub scrub | head`) is no error worth a message.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Prints per-input failures and says whether there were any.
+fn report_failures(failures: &[phiscrub::job::InputError]) -> bool {
+    for f in failures {
+        let broken = matches!(&f.source, phiscrub::pipeline::PipelineError::Write(e) if e.kind() == std::io::ErrorKind::BrokenPipe);
+        if !broken {
+            eprintln!("phiscrub: error: {f}");
+        }
+    }
+    failures.iter().any(|f| {
+        !matches!(&f.source, phiscrub::pipeline::PipelineError::Write(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

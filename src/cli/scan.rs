@@ -1,0 +1,56 @@
+use std::io::{self, BufWriter};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::Common;
+use phiscrub::job::{self, JobOptions};
+use phiscrub::report::{Report, ReportFormat};
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories; standard input when none or `-`.
+    pub paths: Vec<PathBuf>,
+    /// How findings are reported on standard output.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub report: ReportFormat,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub fn run(a: ScanArgs) -> Result<i32> {
+    let engine = a.common.engine()?;
+    let inputs = job::expand(&a.paths, None)?;
+    let rule_ids = engine.detector.rules().iter().map(|r| r.id.clone()).collect();
+    let key_id = engine.transformer.key().map(|k| k.id().to_string());
+    let stdout = io::stdout();
+    let mut report = Report::new(a.report, BufWriter::new(stdout.lock()), rule_ids, key_id);
+    let opts = JobOptions {
+        threads: a.common.threads(),
+        char_offsets: report.needs_chars(),
+    };
+    let started = Instant::now();
+    let report_cell = std::cell::RefCell::new(&mut report);
+    let failures = job::scan(
+        &engine,
+        &inputs,
+        opts,
+        |path, f| report_cell.borrow_mut().finding(path, f),
+        |_, stats| report_cell.borrow_mut().end_input(stats.bytes),
+    );
+    let failed = super::report_failures(&failures);
+    let total = report.total();
+    if !a.common.quiet {
+        eprintln!("{}", report.summary_line(started.elapsed().as_secs_f64()));
+    }
+    report.finish()?;
+    Ok(if failed {
+        2
+    } else if total > 0 {
+        1
+    } else {
+        0
+    })
+}

@@ -1,0 +1,79 @@
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+
+use super::Common;
+use phiscrub::job::{self, Dest, JobOptions};
+use phiscrub::report::{Report, ReportFormat};
+
+#[derive(Debug, Args)]
+pub struct ScrubArgs {
+    /// Files or directories; standard input when none or `-`.
+    pub paths: Vec<PathBuf>,
+    /// Output file (one input) or directory (several inputs or a tree, mirrored). Without it,
+    /// standard output.
+    #[arg(short, long, value_name = "OUT", conflicts_with = "in_place")]
+    pub output: Option<PathBuf>,
+    /// Replace each input file, only once its new version is complete.
+    #[arg(long)]
+    pub in_place: bool,
+    /// Also write a report of what was changed to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report_file: Option<PathBuf>,
+    /// Format of the report file.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Jsonl)]
+    pub report: ReportFormat,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub fn run(a: ScrubArgs) -> Result<i32> {
+    let engine = a.common.engine()?;
+    let dest = match (&a.output, a.in_place) {
+        (Some(p), _) => Dest::Path(p.clone()),
+        (None, true) => Dest::InPlace,
+        (None, false) => Dest::Stdout,
+    };
+    let exclude = match &dest {
+        Dest::Path(p) => Some(p.as_path()),
+        _ => None,
+    };
+    let inputs = job::expand(&a.paths, exclude)?;
+    job::check_dest(&inputs, &dest)?;
+    let rule_ids: Vec<String> = engine.detector.rules().iter().map(|r| r.id.clone()).collect();
+    let key_id = engine.transformer.key().map(|k| k.id().to_string());
+    let sink: Box<dyn Write> = match &a.report_file {
+        Some(p) => Box::new(BufWriter::new(
+            File::create(p).with_context(|| format!("cannot create report file {}", p.display()))?,
+        )),
+        None => Box::new(io::sink()),
+    };
+    let mut report = Report::new(a.report, sink, rule_ids, key_id);
+    let opts = JobOptions {
+        threads: a.common.threads(),
+        char_offsets: a.report_file.is_some() && report.needs_chars(),
+    };
+    let started = Instant::now();
+    let cell = std::cell::RefCell::new(&mut report);
+    let failures = job::scrub(
+        &engine,
+        &inputs,
+        &dest,
+        opts,
+        |path, f| cell.borrow_mut().finding(path, f),
+        |_, stats| cell.borrow_mut().end_input(stats.bytes),
+    );
+    let failed = super::report_failures(&failures);
+    if !a.common.quiet {
+        eprintln!("{}", report.summary_line(started.elapsed().as_secs_f64()));
+    }
+    report.finish()?;
+    if failed {
+        bail!("{} input(s) failed; their destinations were left as they were", failures.len());
+    }
+    Ok(0)
+}

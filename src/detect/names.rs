@@ -1,0 +1,174 @@
+//! Person names: dictionary validators for the name rules in `patterns/names.toml`.
+//!
+//! The dictionaries are public-domain US Census name lists (see `patterns/dict/NOTICE.md`),
+//! compiled into the binary and kept sorted so a lookup is a binary search over borrowed
+//! slices: no hashing at start-up, which keeps `phiscrub guard` fast on a tiny change.
+//! A capitalized word is a name only with support: a given name followed by a surname, a title
+//! (`Dr.`), a label (`Patient:`) or a field named for it. Common words that are also names
+//! (`May`, `Will`, `Young`, `Hospital`) never count on their own.
+
+use std::sync::LazyLock;
+
+use super::validate::Check;
+
+/// A sorted list of upper-case words.
+struct Dict(Vec<&'static [u8]>);
+
+impl Dict {
+    fn load(text: &'static str) -> Dict {
+        let mut v: Vec<&'static [u8]> = text
+            .lines()
+            .map(|l| l.trim().as_bytes())
+            .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        Dict(v)
+    }
+
+    /// Case-insensitive membership; words longer than any name are rejected without a search.
+    fn contains(&self, word: &[u8]) -> bool {
+        let mut buf = [0u8; 40];
+        if word.is_empty() || word.len() > buf.len() {
+            return false;
+        }
+        // The Census lists drop apostrophes (O'NEIL is ONEIL).
+        let mut n = 0;
+        for &s in word.iter().filter(|&&b| b != b'\'') {
+            buf[n] = s.to_ascii_uppercase();
+            n += 1;
+        }
+        n > 0 && self.0.binary_search(&&buf[..n]).is_ok()
+    }
+}
+
+static GIVEN: LazyLock<Dict> =
+    LazyLock::new(|| Dict::load(include_str!("../../patterns/dict/given_names.txt")));
+static SURNAMES: LazyLock<Dict> =
+    LazyLock::new(|| Dict::load(include_str!("../../patterns/dict/surnames.txt")));
+static COMMON: LazyLock<Dict> =
+    LazyLock::new(|| Dict::load(include_str!("../../patterns/dict/common_words.txt")));
+
+/// Validators this module answers, by name.
+pub const NAMES: &[&str] = &[
+    "given_surname",
+    "surname_given",
+    "titled_name",
+    "labeled_name",
+    "not_common_word",
+];
+
+fn words(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b' ' || b == b',' || b == b'\t')
+        .filter(|w| !w.is_empty())
+}
+
+/// Strips a middle initial's dot and splits a double-barrelled surname into its parts.
+fn parts(word: &[u8]) -> impl Iterator<Item = &[u8]> {
+    word.split(|&b| b == b'-').filter(|p| !p.is_empty())
+}
+
+fn is_initial(w: &[u8]) -> bool {
+    matches!(w, [c] | [c, b'.'] if c.is_ascii_alphabetic())
+}
+
+fn is_given(w: &[u8]) -> bool {
+    GIVEN.contains(w)
+}
+
+fn is_surname(w: &[u8]) -> bool {
+    parts(w).any(|p| SURNAMES.contains(strip_possessive(p)))
+}
+
+fn is_common(w: &[u8]) -> bool {
+    COMMON.contains(w)
+}
+
+fn strip_possessive(w: &[u8]) -> &[u8] {
+    w.strip_suffix(b"'s").unwrap_or(w)
+}
+
+/// Runs the name validator `name`; `None` when the name is not one of [`NAMES`].
+pub fn check(name: &str, value: &[u8]) -> Option<Check> {
+    let ws: Vec<&[u8]> = words(value).filter(|w| !is_initial(w)).collect();
+    let ok = match name {
+        // "John Smith", "John Q. Smith", "Mary-Ann O'Neil-Smith"
+        "given_surname" => match ws.as_slice() {
+            [first, .., last] => {
+                is_given(first)
+                    && is_surname(last)
+                    && !(is_common(first) && is_common(last))
+                    && ws.iter().all(|w| !is_stop(w))
+            }
+            _ => false,
+        },
+        // "Smith, John"
+        "surname_given" => match ws.as_slice() {
+            [last, first, ..] => {
+                is_surname(last) && is_given(first) && !(is_common(first) && is_common(last))
+            }
+            _ => false,
+        },
+        // After a title: any capitalized word that is not a common word or a role.
+        "titled_name" => !ws.is_empty() && ws.iter().all(|w| !is_common(w) && !is_stop(w)),
+        // After a label: at least one word a dictionary knows, and not only common words.
+        "labeled_name" => {
+            !ws.is_empty()
+                && ws.iter().any(|w| is_given(w) || is_surname(w))
+                && ws.iter().any(|w| !is_common(w))
+                && ws.iter().all(|w| !is_stop(w))
+        }
+        // A place name before a state code: not `Hello, OK` or `Patient, CA`.
+        "not_common_word" => ws.iter().all(|w| !is_common(w) && !is_stop(w)),
+        _ => return None,
+    };
+    Some(if ok { Check::Valid } else { Check::Invalid })
+}
+
+/// Words that end a name candidate whatever the dictionaries say (titles, units, roles), kept
+/// tiny and here because they are grammar, not vocabulary.
+fn is_stop(w: &[u8]) -> bool {
+    const STOP: &[&[u8]] = &[
+        b"MD", b"RN", b"DO", b"NP", b"PA", b"PHD", b"DDS", b"THE", b"AND", b"OF", b"FOR", b"TO",
+    ];
+    STOP.iter().any(|s| s.eq_ignore_ascii_case(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_validators_table() {
+        for (validator, value, want) in [
+            ("given_surname", "John Smith", true),
+            ("given_surname", "Mary Q. Johnson", true),
+            ("given_surname", "Maria Garcia-Lopez", true),
+            ("given_surname", "Connection Reset", false),
+            ("given_surname", "May Will", false),
+            ("given_surname", "Patient Smith", false),
+            ("surname_given", "Smith, John", true),
+            ("surname_given", "Error, Request", false),
+            ("titled_name", "Smith", true),
+            ("titled_name", "Hospital", false),
+            ("labeled_name", "Jane Doe", true),
+            ("labeled_name", "Normal", false),
+        ] {
+            assert_eq!(
+                check(validator, value.as_bytes()),
+                Some(if want { Check::Valid } else { Check::Invalid }),
+                "{validator} {value:?}"
+            );
+        }
+        assert_eq!(check("nope", b"x"), None);
+    }
+
+    #[test]
+    fn dictionary_lookup_is_case_insensitive_and_bounded() {
+        assert!(GIVEN.contains(b"john") && GIVEN.contains(b"JOHN"));
+        assert!(SURNAMES.contains(b"Smith"));
+        assert!(!GIVEN.contains(&[b'A'; 64]));
+        assert!(!GIVEN.contains(b""));
+    }
+}

@@ -1,0 +1,303 @@
+//! Runs `scan` and `scrub` over the paths a user names: standard input, files and directory
+//! trees (skipping `.git` and honouring `.gitignore`), with every output written to a temporary
+//! file beside its destination and renamed into place only once complete, so a failed run
+//! leaves the destination as it was.
+//!
+//! A failing input is recorded with its path and the run goes on with the others; the caller
+//! turns the list of failures into the exit code.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::pipeline::{self, Engine, Located, Mode, PipelineError, RunOptions, Stats};
+
+/// Where scrubbed output goes.
+#[derive(Debug, Clone)]
+pub enum Dest {
+    /// Standard output (one input only, or standard input).
+    Stdout,
+    /// A file (one input) or a directory (several inputs or a tree).
+    Path(PathBuf),
+    /// Replace each input file once its new version is complete.
+    InPlace,
+}
+
+/// One input that failed; the message names the path and position, never data.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct InputError {
+    pub path: String,
+    #[source]
+    pub source: PipelineError,
+}
+
+/// Errors that stop the whole job before any input is read.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("{0} is a directory: scrub needs -o DIR or --in-place for a directory")]
+    DirNeedsDest(String),
+    #[error("several inputs need -o DIR (a directory) or --in-place")]
+    ManyNeedDir,
+    #[error("--in-place needs file or directory paths, not standard input")]
+    InPlaceStdin,
+    #[error("cannot walk {path}: {message}")]
+    Walk { path: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// One file to process, with the path reports show and its place under the root it was found
+/// in (for mirroring a tree).
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub path: Option<PathBuf>,
+    pub shown: String,
+    pub rel: PathBuf,
+    pub from_dir: bool,
+}
+
+/// Expands paths: `-` or nothing is standard input, directories are walked in name order.
+///
+/// # Errors
+/// A path that does not exist or a directory that cannot be walked.
+pub fn expand(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Vec<Input>, JobError> {
+    if paths.is_empty() {
+        return Ok(vec![stdin_input()]);
+    }
+    let exclude = exclude.and_then(|p| p.canonicalize().ok());
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(stdin_input());
+            continue;
+        }
+        let meta = std::fs::metadata(p).map_err(|source| JobError::Io {
+            path: p.display().to_string(),
+            source,
+        })?;
+        if !meta.is_dir() {
+            out.push(Input {
+                path: Some(p.clone()),
+                shown: p.display().to_string(),
+                rel: p.file_name().map(PathBuf::from).unwrap_or_else(|| p.clone()),
+                from_dir: false,
+            });
+            continue;
+        }
+        let walker = ignore::WalkBuilder::new(p)
+            .hidden(false)
+            .git_ignore(true)
+            .git_exclude(true)
+            .git_global(false)
+            .require_git(false)
+            .parents(true)
+            .sort_by_file_name(|a, b| a.cmp(b))
+            .filter_entry(|e| e.file_name() != ".git")
+            .build();
+        for entry in walker {
+            let entry = entry.map_err(|e| JobError::Walk {
+                path: p.display().to_string(),
+                message: e.to_string(),
+            })?;
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let path = entry.into_path();
+            if let (Some(ex), Ok(c)) = (&exclude, path.canonicalize()) {
+                if c.starts_with(ex) {
+                    continue;
+                }
+            }
+            let rel = path.strip_prefix(p).map(Path::to_path_buf).unwrap_or_else(|_| path.clone());
+            out.push(Input {
+                shown: path.display().to_string(),
+                path: Some(path),
+                rel,
+                from_dir: true,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn stdin_input() -> Input {
+    Input {
+        path: None,
+        shown: "-".into(),
+        rel: PathBuf::from("stdin"),
+        from_dir: false,
+    }
+}
+
+fn open(input: &Input) -> Result<Box<dyn Read + Send>, PipelineError> {
+    match &input.path {
+        None => Ok(Box::new(io::stdin())),
+        Some(p) => File::open(p)
+            .map(|f| Box::new(f) as Box<dyn Read + Send>)
+            .map_err(|source| PipelineError::Read { offset: 0, source }),
+    }
+}
+
+/// Shared knobs of a job.
+#[derive(Debug, Clone, Copy)]
+pub struct JobOptions {
+    pub threads: usize,
+    pub char_offsets: bool,
+}
+
+fn run_opts(mode: Mode, input: &Input, o: JobOptions) -> RunOptions {
+    RunOptions {
+        mode,
+        threads: o.threads,
+        limits: Default::default(),
+        interactive: input.path.is_none(),
+        char_offsets: o.char_offsets,
+    }
+}
+
+/// Scans every input; `found(path, finding)` receives findings in order and `done(bytes)`
+/// closes each input. Returns per-input failures.
+pub fn scan(
+    engine: &Engine,
+    inputs: &[Input],
+    opts: JobOptions,
+    mut found: impl FnMut(&str, &Located) -> io::Result<()>,
+    mut done: impl FnMut(&str, &Stats) -> io::Result<()>,
+) -> Vec<InputError> {
+    let mut failures = Vec::new();
+    for input in inputs {
+        let result = open(input).and_then(|mut r| {
+            pipeline::run::<_, io::Sink, _>(engine, &mut *r, None, run_opts(Mode::Scan, input, opts), |l| {
+                found(&input.shown, l)
+            })
+        });
+        match result {
+            Ok(stats) => {
+                if let Err(e) = done(&input.shown, &stats) {
+                    failures.push(InputError { path: input.shown.clone(), source: PipelineError::Report(e) });
+                }
+            }
+            Err(source) => failures.push(InputError { path: input.shown.clone(), source }),
+        }
+    }
+    failures
+}
+
+/// Checks the destination fits the inputs before anything is read.
+///
+/// # Errors
+/// A directory without `-o`/`--in-place`, several inputs into one file, `--in-place` on stdin.
+pub fn check_dest(inputs: &[Input], dest: &Dest) -> Result<(), JobError> {
+    match dest {
+        Dest::Stdout => {
+            if let Some(i) = inputs.iter().find(|i| i.from_dir) {
+                return Err(JobError::DirNeedsDest(i.shown.clone()));
+            }
+            if inputs.len() > 1 {
+                return Err(JobError::ManyNeedDir);
+            }
+        }
+        Dest::Path(p) => {
+            let many = inputs.len() > 1 || inputs.iter().any(|i| i.from_dir);
+            if many && p.exists() && !p.is_dir() {
+                return Err(JobError::ManyNeedDir);
+            }
+        }
+        Dest::InPlace => {
+            if inputs.iter().any(|i| i.path.is_none()) {
+                return Err(JobError::InPlaceStdin);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where one input's output goes.
+fn target(input: &Input, dest: &Dest, many: bool) -> Option<PathBuf> {
+    match dest {
+        Dest::Stdout => None,
+        Dest::InPlace => input.path.clone(),
+        Dest::Path(p) if many || p.is_dir() => Some(p.join(&input.rel)),
+        Dest::Path(p) => Some(p.clone()),
+    }
+}
+
+/// Scrubs every input into its destination. Each file output is complete and synced before it
+/// replaces anything; on failure the temporary file is removed and the destination untouched.
+pub fn scrub(
+    engine: &Engine,
+    inputs: &[Input],
+    dest: &Dest,
+    opts: JobOptions,
+    mut found: impl FnMut(&str, &Located) -> io::Result<()>,
+    mut done: impl FnMut(&str, &Stats) -> io::Result<()>,
+) -> Vec<InputError> {
+    let many = inputs.len() > 1 || inputs.iter().any(|i| i.from_dir);
+    let mut failures = Vec::new();
+    for input in inputs {
+        let ropts = run_opts(Mode::Scrub, input, opts);
+        let result = match target(input, dest, many) {
+            None => {
+                let stdout = io::stdout();
+                let mut w = BufWriter::with_capacity(256 << 10, stdout.lock());
+                open(input).and_then(|mut r| {
+                    pipeline::run(engine, &mut *r, Some(&mut w), ropts, |l| found(&input.shown, l))
+                })
+            }
+            Some(path) => write_atomically(&path, input.path.as_deref(), |w| {
+                open(input).and_then(|mut r| {
+                    pipeline::run(engine, &mut *r, Some(w), ropts, |l| found(&input.shown, l))
+                })
+            }),
+        };
+        match result {
+            Ok(stats) => {
+                if let Err(e) = done(&input.shown, &stats) {
+                    failures.push(InputError { path: input.shown.clone(), source: PipelineError::Report(e) });
+                }
+            }
+            Err(source) => failures.push(InputError { path: input.shown.clone(), source }),
+        }
+    }
+    failures
+}
+
+/// Writes through `f` into a temporary file in `path`'s directory, syncs it and renames it onto
+/// `path`. Permissions of `like` (the input, for `--in-place`) are kept.
+fn write_atomically(
+    path: &Path,
+    like: Option<&Path>,
+    f: impl FnOnce(&mut BufWriter<&File>) -> Result<Stats, PipelineError>,
+) -> Result<Stats, PipelineError> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let werr = PipelineError::Write;
+    std::fs::create_dir_all(&parent).map_err(werr)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".phiscrub-")
+        .suffix(".tmp")
+        .tempfile_in(&parent)
+        .map_err(werr)?;
+    let stats = {
+        let mut w = BufWriter::with_capacity(256 << 10, tmp.as_file());
+        let stats = f(&mut w)?;
+        w.flush().map_err(werr)?;
+        stats
+    };
+    tmp.as_file().sync_all().map_err(werr)?;
+    if let Some(src) = like {
+        if let Ok(meta) = std::fs::metadata(src) {
+            // Best effort: a filesystem without permissions still gets the data.
+            let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+        }
+    }
+    tmp.persist(path).map_err(|e| PipelineError::Write(e.error))?;
+    Ok(stats)
+}

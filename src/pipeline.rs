@@ -1,0 +1,338 @@
+//! Runs detection and transforms over a stream on all cores: a reader cuts chunks, workers scan
+//! and rewrite them, and the caller's thread puts results back in order, writes them and hands
+//! findings to the report. Channels are bounded, so memory stays a few chunks per worker
+//! whatever the input size.
+//!
+//! Chunks go out to whichever worker is free; results carry their sequence number and wait in
+//! a small reorder buffer until their turn, so output is byte-identical to a one-thread run.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+
+use crate::detect::{Context, Detector, Finding};
+use crate::entity::Entity;
+use crate::formats::text::{self, Chunk, ChunkLimits};
+use crate::policy::Action;
+use crate::transform::Transformer;
+
+/// What a run does with the findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Report only.
+    Scan,
+    /// Write the de-identified stream.
+    Scrub,
+}
+
+/// Which entities are in play.
+#[derive(Debug, Clone, Default)]
+pub struct EntityFilter {
+    only: Vec<Entity>,
+    except: Vec<Entity>,
+}
+
+impl EntityFilter {
+    pub fn new(only: Vec<Entity>, except: Vec<Entity>) -> EntityFilter {
+        EntityFilter { only, except }
+    }
+
+    pub fn allows(&self, e: Entity) -> bool {
+        (self.only.is_empty() || self.only.contains(&e)) && !self.except.contains(&e)
+    }
+}
+
+/// Everything a run needs that does not change per file.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub detector: Detector,
+    pub transformer: Transformer,
+    pub filter: EntityFilter,
+    pub min_score: f32,
+}
+
+/// A finding with its place in the whole stream, ready for a report. Holds no value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    /// Byte offsets from the start of the stream.
+    pub start: u64,
+    pub end: u64,
+    /// 1-based line and character column.
+    pub line: u64,
+    pub column: u64,
+    /// Character offsets from the start of the stream, when asked for.
+    pub char_start: Option<u64>,
+    pub char_end: Option<u64>,
+    pub entity: Entity,
+    pub rule: u32,
+    pub score: f32,
+    pub fingerprint: Option<String>,
+}
+
+/// Totals of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub bytes: u64,
+    pub findings: u64,
+    pub changed: u64,
+}
+
+/// Pipeline failures. Messages give the byte offset, never data.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("read error at byte {offset}: {source}")]
+    Read {
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
+    #[error("write error: {0}")]
+    Write(#[source] io::Error),
+    #[error("report error: {0}")]
+    Report(#[source] io::Error),
+    #[error("a worker thread stopped unexpectedly")]
+    Worker,
+}
+
+impl From<(io::Error, u64)> for PipelineError {
+    fn from((source, offset): (io::Error, u64)) -> Self {
+        PipelineError::Read { offset, source }
+    }
+}
+
+/// Options of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub mode: Mode,
+    pub threads: usize,
+    pub limits: ChunkLimits,
+    /// Cut and flush at every short read (pipes, terminals).
+    pub interactive: bool,
+    /// Compute character offsets (the Presidio report needs them).
+    pub char_offsets: bool,
+}
+
+/// What a worker returns for one chunk.
+struct Processed {
+    seq: u64,
+    offset: u64,
+    out: Vec<u8>,
+    found: Vec<Rel>,
+    newlines: u64,
+    ends_nl: bool,
+    /// Characters after the last newline (or in the whole body when none).
+    tail_chars: u64,
+    chars: u64,
+}
+
+/// A finding relative to its chunk body.
+struct Rel {
+    f: Finding,
+    line: u64,
+    col: u64,
+    char_start: u64,
+    char_end: u64,
+    fingerprint: Option<String>,
+}
+
+fn count_chars(b: &[u8]) -> u64 {
+    b.iter().filter(|&&x| (x as i8) >= -0x40).count() as u64
+}
+
+/// Scans one chunk and, when scrubbing, rewrites it.
+fn process(engine: &Engine, scanner: &mut crate::detect::Scanner, chunk: Chunk, opts: &RunOptions, found: &mut Vec<Finding>) -> Processed {
+    found.clear();
+    scanner.scan(&chunk.data, chunk.body_start, &Context::default(), found);
+    let body = chunk.body();
+    let base = chunk.body_start;
+    let rules = scanner.rules();
+    let mut out = Vec::new();
+    if opts.mode == Mode::Scrub {
+        out.reserve(body.len() + 64);
+    }
+    let mut rel = Vec::new();
+    let (mut pos, mut line, mut line_start) = (0usize, 0u64, 0usize);
+    let (mut char_pos, mut char_at) = (0usize, 0u64);
+    for f in found.iter() {
+        if f.score < engine.min_score || !engine.filter.allows(f.entity) {
+            continue;
+        }
+        let (s, e) = (f.start - base, f.end - base);
+        for nl in memchr::memchr_iter(b'\n', &body[pos..s]) {
+            line += 1;
+            line_start = pos + nl + 1;
+        }
+        let col = count_chars(&body[line_start..s]);
+        let (cs, ce) = if opts.char_offsets {
+            char_at += count_chars(&body[char_pos..s]);
+            let ce = char_at + count_chars(&body[s..e]);
+            char_pos = s;
+            (char_at, ce)
+        } else {
+            (0, 0)
+        };
+        let rule = &rules[f.rule as usize];
+        let value = &body[s..e];
+        if opts.mode == Mode::Scrub {
+            out.extend_from_slice(&body[pos..s]);
+            if engine.transformer.action(f.entity, &rule.id) == Action::Keep {
+                out.extend_from_slice(value);
+            } else {
+                engine.transformer.apply(f.entity, &rule.id, value, &mut out);
+            }
+        }
+        rel.push(Rel {
+            f: *f,
+            line,
+            col,
+            char_start: cs,
+            char_end: ce,
+            fingerprint: engine.transformer.fingerprint(f.entity, value),
+        });
+        pos = s.max(pos);
+        // `pos` advances past the value for copying; lines inside a value are counted too.
+        for nl in memchr::memchr_iter(b'\n', &body[pos..e]) {
+            line += 1;
+            line_start = pos + nl + 1;
+        }
+        pos = e;
+    }
+    if opts.mode == Mode::Scrub {
+        out.extend_from_slice(&body[pos..]);
+    }
+    let rest_nl = memchr::memchr_iter(b'\n', &body[pos..]).count() as u64;
+    let newlines = line + rest_nl;
+    let ends_nl = body.last() == Some(&b'\n');
+    let tail_chars = if ends_nl {
+        0
+    } else {
+        let last = memchr::memrchr(b'\n', body).map_or(0, |p| p + 1);
+        count_chars(&body[last..])
+    };
+    let chars = if opts.char_offsets { count_chars(body) } else { 0 };
+    Processed {
+        seq: chunk.seq,
+        offset: chunk.offset,
+        out,
+        found: rel,
+        newlines,
+        ends_nl,
+        tail_chars,
+        chars,
+    }
+}
+
+/// Runs one stream through the engine. `output` receives the rewritten stream (scrub), `found`
+/// each finding in order.
+///
+/// # Errors
+/// Read, write or report errors; the caller decides what happens to a half-written output.
+pub fn run<R, W, F>(
+    engine: &Engine,
+    input: &mut R,
+    mut output: Option<&mut W>,
+    opts: RunOptions,
+    mut found: F,
+) -> Result<Stats, PipelineError>
+where
+    R: Read + Send + ?Sized,
+    W: Write + ?Sized,
+    F: FnMut(&Located) -> io::Result<()>,
+{
+    let threads = opts.threads.max(1);
+    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(threads * 2);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<Processed>(threads * 2);
+    let mut stats = Stats::default();
+    std::thread::scope(|scope| -> Result<(), PipelineError> {
+        let reader = scope.spawn(move || {
+            text::read_chunks(input, opts.interactive, opts.limits, |c| {
+                // A closed channel means the consumer failed; it reports why.
+                chunk_tx.send(c).map_err(|_| PipelineError::Worker)
+            })
+        });
+        for _ in 0..threads {
+            let rx = chunk_rx.clone();
+            let tx = done_tx.clone();
+            scope.spawn(move || {
+                let mut scanner = engine.detector.scanner();
+                let mut buf = Vec::new();
+                for chunk in rx {
+                    if tx.send(process(engine, &mut scanner, chunk, &opts, &mut buf)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(chunk_rx);
+        drop(done_tx);
+
+        let mut pending: BTreeMap<u64, Processed> = BTreeMap::new();
+        let (mut next, mut line, mut carry_col, mut chars) = (0u64, 1u64, 0u64, 0u64);
+        let mut result = Ok(());
+        'recv: for p in done_rx.iter() {
+            pending.insert(p.seq, p);
+            while let Some(p) = pending.remove(&next) {
+                next += 1;
+                if let Some(w) = output.as_deref_mut() {
+                    if let Err(e) = w.write_all(&p.out) {
+                        result = Err(PipelineError::Write(e));
+                        break 'recv;
+                    }
+                }
+                for r in &p.found {
+                    let loc = Located {
+                        start: p.offset + (r.f.start as u64),
+                        end: p.offset + (r.f.end as u64),
+                        line: line + r.line,
+                        column: if r.line == 0 { carry_col } else { 0 } + r.col + 1,
+                        char_start: opts.char_offsets.then_some(chars + r.char_start),
+                        char_end: opts.char_offsets.then_some(chars + r.char_end),
+                        entity: r.f.entity,
+                        rule: r.f.rule,
+                        score: r.f.score,
+                        fingerprint: r.fingerprint.clone(),
+                    };
+                    stats.findings += 1;
+                    if opts.mode == Mode::Scrub
+                        && engine.transformer.action(r.f.entity, &engine.detector.rules()[r.f.rule as usize].id) != Action::Keep
+                    {
+                        stats.changed += 1;
+                    }
+                    if let Err(e) = found(&loc) {
+                        result = Err(PipelineError::Report(e));
+                        break 'recv;
+                    }
+                }
+                line += p.newlines;
+                carry_col = if p.ends_nl {
+                    0
+                } else if p.newlines == 0 {
+                    carry_col + p.tail_chars
+                } else {
+                    p.tail_chars
+                };
+                chars += p.chars;
+            }
+            if opts.interactive && done_rx.is_empty() {
+                if let Some(w) = output.as_deref_mut() {
+                    if let Err(e) = w.flush() {
+                        result = Err(PipelineError::Write(e));
+                        break 'recv;
+                    }
+                }
+            }
+        }
+        drop(done_rx);
+        result?;
+        match reader.join() {
+            Ok(r) => {
+                stats.bytes = r?;
+            }
+            Err(_) => return Err(PipelineError::Worker),
+        }
+        if let Some(w) = output.as_deref_mut() {
+            w.flush().map_err(PipelineError::Write)?;
+        }
+        Ok(())
+    })?;
+    Ok(stats)
+}

@@ -1,0 +1,325 @@
+//! What to do with each finding: entity (and rule) → action, from `phiscrub.toml` or built-in
+//! defaults. The file is parsed and checked completely before any input is read.
+//!
+//! ```toml
+//! min_score = 0.5
+//!
+//! [entities]
+//! SSN = "shape"                                  # keyed, same shape, 9xx area
+//! PHONE = { action = "mask", keep_last = 4 }     # ***-***-1234
+//! DATE = "year"
+//! NAME = "token"
+//!
+//! [rules]
+//! "secret.password_assignment" = "redact"
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::entity::Entity;
+
+/// One action. Keyed actions (`token`, `shape`, `shift`) need a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Leave the value as it is (it is still reported by `scan`).
+    Keep,
+    /// Remove the value.
+    Redact,
+    /// Replace letters and digits with `ch`, keeping the last `keep_last` of them and every
+    /// separator, so `123-45-6789` becomes `***-**-6789`.
+    Mask { ch: char, keep_last: usize },
+    /// `[SSN]`.
+    Placeholder,
+    /// `SSN_…`: HMAC of entity and normalized value; same key, same token everywhere.
+    Token,
+    /// Keyed, same length, separators and character classes.
+    Shape,
+    /// Dates: move by a keyed offset, keeping the written form.
+    Shift,
+    /// Dates: keep only the year.
+    Year,
+    /// ZIP: first three digits, `000` for the sparse prefixes.
+    Zip3,
+    /// Ages over 89: `90+`.
+    Age90,
+}
+
+impl Action {
+    /// Whether the action needs a key.
+    pub fn keyed(self) -> bool {
+        matches!(self, Action::Token | Action::Shape | Action::Shift)
+    }
+
+    /// The name used in policy files and `phiscrub rules`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Keep => "keep",
+            Action::Redact => "redact",
+            Action::Mask { .. } => "mask",
+            Action::Placeholder => "placeholder",
+            Action::Token => "token",
+            Action::Shape => "shape",
+            Action::Shift => "shift",
+            Action::Year => "year",
+            Action::Zip3 => "zip3",
+            Action::Age90 => "90+",
+        }
+    }
+
+    fn parse(name: &str, keep_last: Option<usize>, ch: Option<char>) -> Option<Action> {
+        Some(match name {
+            "keep" => Action::Keep,
+            "redact" => Action::Redact,
+            "mask" => Action::Mask {
+                ch: ch.unwrap_or('*'),
+                keep_last: keep_last.unwrap_or(0),
+            },
+            "placeholder" => Action::Placeholder,
+            "token" => Action::Token,
+            "shape" => Action::Shape,
+            "shift" => Action::Shift,
+            "year" => Action::Year,
+            "zip3" => Action::Zip3,
+            "90+" | "age90" => Action::Age90,
+            _ => return None,
+        })
+    }
+
+    /// Entity-specific actions make no sense elsewhere (`zip3` of an email).
+    fn fits(self, e: Entity) -> bool {
+        match self {
+            Action::Shift | Action::Year => e == Entity::Date,
+            Action::Zip3 => e == Entity::Zip,
+            Action::Age90 => e == Entity::AgeOver89,
+            _ => true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ActionSpec {
+    Name(String),
+    Full(ActionTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionTable {
+    action: String,
+    #[serde(default)]
+    keep_last: Option<usize>,
+    #[serde(default, rename = "char")]
+    ch: Option<char>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    min_score: Option<f32>,
+    #[serde(default)]
+    entities: HashMap<String, ActionSpec>,
+    #[serde(default)]
+    rules: HashMap<String, ActionSpec>,
+}
+
+/// The policy is unusable; every problem is listed.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("policy {path}: {}", .problems.join("; "))]
+    Invalid { path: String, problems: Vec<String> },
+}
+
+/// A checked policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    by_entity: Vec<Action>,
+    by_rule: HashMap<String, Action>,
+    /// Findings below this score are neither reported nor changed.
+    pub min_score: f32,
+}
+
+/// The default minimum score: validated identifiers score 0.8 and up, context-only ones 0.6+.
+pub const DEFAULT_MIN_SCORE: f32 = 0.5;
+
+impl Policy {
+    /// Built-in defaults. With a key: tokens and shape-preserving tokens for identifiers, date
+    /// shifting, ZIP3 and 90+. Without one: a typed placeholder for everything, so the tool works
+    /// on a fresh machine before anyone made a key.
+    pub fn defaults(keyed: bool) -> Policy {
+        let by_entity = Entity::ALL
+            .iter()
+            .map(|&e| {
+                if !keyed {
+                    return Action::Placeholder;
+                }
+                match e {
+                    Entity::Ssn | Entity::Phone | Entity::Fax => Action::Shape,
+                    Entity::Date => Action::Shift,
+                    Entity::Zip => Action::Zip3,
+                    Entity::AgeOver89 => Action::Age90,
+                    Entity::Secret | Entity::Photo | Entity::Biometric => Action::Placeholder,
+                    _ => Action::Token,
+                }
+            })
+            .collect();
+        Policy {
+            by_entity,
+            by_rule: HashMap::new(),
+            min_score: DEFAULT_MIN_SCORE,
+        }
+    }
+
+    /// Loads `path` over the defaults.
+    ///
+    /// # Errors
+    /// Unreadable file, TOML errors, unknown entities or actions, actions that do not fit their
+    /// entity: all of them at once.
+    pub fn from_file(path: &Path, keyed: bool) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Policy::parse(&text, keyed).map_err(|problems| PolicyError::Invalid {
+            path: path.display().to_string(),
+            problems,
+        })
+    }
+
+    /// Parses policy text over the defaults.
+    ///
+    /// # Errors
+    /// The list of every problem found.
+    pub fn parse(text: &str, keyed: bool) -> Result<Policy, Vec<String>> {
+        let file: PolicyFile = toml::from_str(text).map_err(|e| vec![e.message().to_string()])?;
+        let mut policy = Policy::defaults(keyed);
+        let mut problems = Vec::new();
+        if let Some(s) = file.min_score {
+            if (0.0..=1.0).contains(&s) {
+                policy.min_score = s;
+            } else {
+                problems.push(format!("min_score {s} is outside 0..=1"));
+            }
+        }
+        for (name, spec) in &file.entities {
+            let entity = match name.parse::<Entity>() {
+                Ok(e) => e,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    continue;
+                }
+            };
+            match resolve(spec) {
+                Ok(a) if a.fits(entity) => policy.by_entity[entity.index()] = a,
+                Ok(a) => problems.push(format!("action `{}` does not apply to {entity}", a.name())),
+                Err(p) => problems.push(format!("entities.{name}: {p}")),
+            }
+        }
+        for (rule, spec) in &file.rules {
+            match resolve(spec) {
+                Ok(a) => {
+                    policy.by_rule.insert(rule.clone(), a);
+                }
+                Err(p) => problems.push(format!("rules.{rule}: {p}")),
+            }
+        }
+        if problems.is_empty() {
+            Ok(policy)
+        } else {
+            problems.sort();
+            Err(problems)
+        }
+    }
+
+    /// The action for a finding of `entity` by rule `rule_id`: a rule override first.
+    pub fn action(&self, entity: Entity, rule_id: &str) -> Action {
+        if !self.by_rule.is_empty() {
+            if let Some(a) = self.by_rule.get(rule_id) {
+                return *a;
+            }
+        }
+        self.by_entity[entity.index()]
+    }
+
+    /// The action for an entity, ignoring rule overrides (for `phiscrub rules`).
+    pub fn entity_action(&self, entity: Entity) -> Action {
+        self.by_entity[entity.index()]
+    }
+
+    /// Whether any action needs a key; checked before reading input so a keyless run fails fast.
+    pub fn needs_key(&self) -> bool {
+        self.by_entity.iter().chain(self.by_rule.values()).any(|a| a.keyed())
+    }
+
+    /// Rule ids the policy names, so the caller can check they exist.
+    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
+        self.by_rule.keys().map(String::as_str)
+    }
+}
+
+fn resolve(spec: &ActionSpec) -> Result<Action, String> {
+    let (name, keep, ch) = match spec {
+        ActionSpec::Name(n) => (n.as_str(), None, None),
+        ActionSpec::Full(t) => (t.action.as_str(), t.keep_last, t.ch),
+    };
+    let action = Action::parse(name, keep, ch).ok_or_else(|| format!("unknown action `{name}`"))?;
+    if (keep.is_some() || ch.is_some()) && !matches!(action, Action::Mask { .. }) {
+        return Err("keep_last and char only apply to `mask`".into());
+    }
+    Ok(action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_depend_on_key() {
+        let keyed = Policy::defaults(true);
+        assert_eq!(keyed.action(Entity::Ssn, "x"), Action::Shape);
+        assert_eq!(keyed.action(Entity::Date, "x"), Action::Shift);
+        assert!(keyed.needs_key());
+        let plain = Policy::defaults(false);
+        assert!(Entity::ALL.iter().all(|&e| plain.action(e, "x") == Action::Placeholder));
+        assert!(!plain.needs_key());
+    }
+
+    #[test]
+    fn parses_overrides_and_rule_actions() {
+        let p = Policy::parse(
+            "min_score = 0.7\n[entities]\nPHONE = { action = \"mask\", keep_last = 4 }\nDATE = \"year\"\n[rules]\n\"ssn.dashed\" = \"redact\"\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!(p.min_score, 0.7);
+        assert_eq!(p.action(Entity::Phone, "phone.nanp"), Action::Mask { ch: '*', keep_last: 4 });
+        assert_eq!(p.action(Entity::Date, "d"), Action::Year);
+        assert_eq!(p.action(Entity::Ssn, "ssn.dashed"), Action::Redact);
+        assert_eq!(p.action(Entity::Ssn, "ssn.other"), Action::Placeholder);
+    }
+
+    #[test]
+    fn reports_every_problem() {
+        let errs = Policy::parse(
+            "min_score = 3\n[entities]\nFOO = \"token\"\nEMAIL = \"zip3\"\nSSN = \"explode\"\nNAME = { action = \"token\", keep_last = 2 }\n",
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 5, "{errs:?}");
+        let joined = errs.join("\n");
+        for want in ["min_score 3", "unknown entity `FOO`", "`zip3` does not apply to EMAIL", "unknown action `explode`", "keep_last"] {
+            assert!(joined.contains(want), "missing {want:?} in {joined}");
+        }
+        assert!(Policy::parse("colour = 1", true).is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! Transforms: what replaces a finding. Each action is a small stateless function in its own
+//! file; the key is handled in [`key`] only.
+//!
+//! ```
+//! use phiscrub::{entity::Entity, policy::Policy, transform::{Transformer, key::Key}};
+//! let key = Key::from_bytes(&[9; 32]).unwrap();
+//! let t = Transformer::new(Policy::defaults(true), Some(key));
+//! let mut out = Vec::new();
+//! t.apply(Entity::Ssn, "ssn.dashed", b"123-45-6789", &mut out);
+//! assert_eq!(out.len(), 11);
+//! assert_eq!(out[0], b'9');
+//! ```
+
+pub mod key;
+pub mod mask;
+pub mod normalize;
+pub mod shape;
+pub mod token;
+pub mod zip3;
+
+use crate::entity::Entity;
+use crate::policy::{Action, Policy};
+use key::Key;
+use normalize::normalize;
+
+/// Applies the policy's action to values; holds the key and the date offset derived from it.
+#[derive(Debug, Clone)]
+pub struct Transformer {
+    policy: Policy,
+    key: Option<Key>,
+    date_offset: i64,
+}
+
+/// The largest date shift, in days, either way.
+pub const MAX_SHIFT_DAYS: i64 = 365;
+
+impl Transformer {
+    pub fn new(policy: Policy, key: Option<Key>) -> Transformer {
+        let date_offset = key.as_ref().map_or(0, |k| shift_days(k, b""));
+        Transformer {
+            policy,
+            key,
+            date_offset,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn key(&self) -> Option<&Key> {
+        self.key.as_ref()
+    }
+
+    /// The action that applies to a finding of `entity` by rule `rule_id`.
+    pub fn action(&self, entity: Entity, rule_id: &str) -> Action {
+        self.policy.action(entity, rule_id)
+    }
+
+    /// Appends the replacement for `value` to `out`.
+    pub fn apply(&self, entity: Entity, rule_id: &str, value: &[u8], out: &mut Vec<u8>) {
+        let action = self.policy.action(entity, rule_id);
+        self.apply_action(action, entity, value, self.date_offset, out);
+    }
+
+    /// Like [`apply`](Self::apply) with the date offset of one subject (a patient), so each
+    /// subject's dates move together and keep their intervals.
+    pub fn apply_for_subject(
+        &self,
+        entity: Entity,
+        rule_id: &str,
+        value: &[u8],
+        subject: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        let action = self.policy.action(entity, rule_id);
+        let offset = self.key.as_ref().map_or(0, |k| shift_days(k, subject));
+        self.apply_action(action, entity, value, offset, out);
+    }
+
+    fn apply_action(&self, action: Action, entity: Entity, value: &[u8], offset: i64, out: &mut Vec<u8>) {
+        let placeholder = |out: &mut Vec<u8>| {
+            out.push(b'[');
+            out.extend_from_slice(entity.name().as_bytes());
+            out.push(b']');
+        };
+        match (action, &self.key) {
+            (Action::Keep, _) => out.extend_from_slice(value),
+            (Action::Redact, _) => {}
+            (Action::Mask { ch, keep_last }, _) => mask::mask(value, ch, keep_last, out),
+            (Action::Placeholder, _) => placeholder(out),
+            (Action::Token, Some(k)) => token::token(k, entity, &normalize(entity, value), out),
+            (Action::Shape, Some(k)) => {
+                shape::shape(k, entity, value, &normalize(entity, value), out)
+            }
+            (Action::Shift, Some(_)) => match crate::dates::parse(value) {
+                Some(d) => out.extend_from_slice(&d.shifted(offset)),
+                None => placeholder(out),
+            },
+            (Action::Year, _) => match crate::dates::parse(value) {
+                Some(d) => out.extend_from_slice(&d.year_only()),
+                None => placeholder(out),
+            },
+            (Action::Zip3, _) => zip3::zip3(value, out),
+            (Action::Age90, _) => age90(value, out),
+            // Keyed actions without a key are refused before any input is read; should one slip
+            // through, the value is still never written.
+            (Action::Token | Action::Shape | Action::Shift, None) => placeholder(out),
+        }
+    }
+
+    /// A keyed fingerprint of the value for reports and baselines: `keyid:hex`, or `None`
+    /// without a key (an unkeyed hash of an SSN is reversible by enumeration).
+    pub fn fingerprint(&self, entity: Entity, value: &[u8]) -> Option<String> {
+        let k = self.key.as_ref()?;
+        let mac = k.mac(&[b"fingerprint", entity.name().as_bytes(), &normalize(entity, value)]);
+        Some(format!("{}:{}", k.id(), key::hex(&mac[..8])))
+    }
+}
+
+/// A keyed date offset in ±1..=365 days for `subject`; never zero, so a shift always moves.
+pub fn shift_days(key: &Key, subject: &[u8]) -> i64 {
+    let mac = key.mac(&[b"date-shift", subject]);
+    let r = u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]]);
+    let magnitude = (r % MAX_SHIFT_DAYS as u64) as i64 + 1;
+    if r >> 63 == 1 {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
+
+/// `90+` in place of the age's number, the rest of the span (`-year-old`) kept.
+fn age90(value: &[u8], out: &mut Vec<u8>) {
+    let start = value.iter().position(u8::is_ascii_digit);
+    match start {
+        Some(s) => {
+            let end = value[s..]
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .map_or(value.len(), |p| s + p);
+            out.extend_from_slice(&value[..s]);
+            out.extend_from_slice(b"90+");
+            out.extend_from_slice(&value[end..]);
+        }
+        None => out.extend_from_slice(b"90+"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyed() -> Transformer {
+        Transformer::new(Policy::defaults(true), Some(Key::from_bytes(&[3; 32]).unwrap()))
+    }
+
+    fn run(t: &Transformer, e: Entity, v: &str) -> String {
+        let mut out = Vec::new();
+        t.apply(e, "r", v.as_bytes(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn default_actions_table() {
+        let t = keyed();
+        let plain = Transformer::new(Policy::defaults(false), None);
+        assert_eq!(run(&plain, Entity::Ssn, "123-45-6789"), "[SSN]");
+        assert_eq!(run(&t, Entity::Zip, "62704"), "62700");
+        assert_eq!(run(&t, Entity::AgeOver89, "92"), "90+");
+        assert_eq!(run(&t, Entity::Secret, "AKIA..."), "[SECRET]");
+        let name = run(&t, Entity::Name, "John Smith");
+        assert!(name.starts_with("NAME_"), "{name}");
+        assert_eq!(name, run(&t, Entity::Name, "JOHN  SMITH"), "one person, one token");
+        let d = run(&t, Entity::Date, "03/04/2021");
+        assert_ne!(d, "03/04/2021");
+        assert_eq!(d.len(), 10);
+        assert_eq!(d.as_bytes()[2], b'/');
+    }
+
+    #[test]
+    fn date_shift_keeps_intervals_within_a_subject() {
+        let t = keyed();
+        let shift = |v: &str, s: &[u8]| {
+            let mut out = Vec::new();
+            t.apply_for_subject(Entity::Date, "d", v.as_bytes(), s, &mut out);
+            crate::dates::parse(&out).map(|p| crate::dates::days_from_civil(p.year, p.month, p.day)).unwrap()
+        };
+        let (a, b) = (shift("2021-03-04", b"p1"), shift("2021-03-14", b"p1"));
+        assert_eq!(b - a, 10);
+        let k = Key::from_bytes(&[3; 32]).unwrap();
+        for s in [&b"p1"[..], b"p2", b""] {
+            let d = shift_days(&k, s);
+            assert!(d != 0 && d.abs() <= MAX_SHIFT_DAYS);
+        }
+    }
+
+    #[test]
+    fn fingerprint_is_keyed_and_normalized() {
+        let t = keyed();
+        let a = t.fingerprint(Entity::Ssn, b"123-45-6789").unwrap();
+        assert_eq!(Some(a.clone()), t.fingerprint(Entity::Ssn, b"123456789"));
+        assert!(a.starts_with(t.key().unwrap().id()));
+        assert!(Transformer::new(Policy::defaults(false), None).fingerprint(Entity::Ssn, b"1").is_none());
+    }
+}

@@ -1,0 +1,78 @@
+//! `shape`: a keyed replacement with the same length, separators and character classes, so
+//! schemas, column widths and format validators still accept it. SSNs land in the never-issued
+//! 9xx area and NANP phone numbers in 555-01xx (reserved for fiction), so a token can never be
+//! a real person's number.
+
+use crate::entity::Entity;
+use crate::transform::key::Key;
+
+/// Appends the shape-preserving token of `value` (whose canonical form is `normalized`).
+pub fn shape(key: &Key, entity: Entity, value: &[u8], normalized: &[u8], out: &mut Vec<u8>) {
+    let ks = key.stream(&[b"shape", entity.name().as_bytes(), normalized], value.len().max(1));
+    let start = out.len();
+    // Each character is replaced by one of its own class chosen by the key stream; the position
+    // among characters of the value (not bytes) indexes the stream, so `123-45-6789` and
+    // `123456789` map their digits alike.
+    let mut n = 0usize;
+    for &b in value {
+        let r = ks[n % ks.len()];
+        let c = match b {
+            b'0'..=b'9' => b'0' + r % 10,
+            b'A'..=b'Z' => b'A' + r % 26,
+            b'a'..=b'z' => b'a' + r % 26,
+            _ => {
+                out.push(b);
+                continue;
+            }
+        };
+        out.push(c);
+        n += 1;
+    }
+    let digits: Vec<usize> = (start..out.len()).filter(|&i| out[i].is_ascii_digit()).collect();
+    match entity {
+        Entity::Ssn if digits.len() == 9 => {
+            out[digits[0]] = b'9';
+        }
+        Entity::Phone | Entity::Fax if digits.len() == 10 || digits.len() == 11 => {
+            let d = &digits[digits.len() - 10..];
+            // Area code: valid NANP (first digit 2-9); exchange 555; line 01xx.
+            out[d[0]] = b'2' + ks[0] % 8;
+            for (&i, &v) in d[3..8].iter().zip(b"55501") {
+                out[i] = v;
+            }
+            if digits.len() == 11 {
+                out[digits[0]] = b'1';
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transform::normalize::normalize;
+
+    fn run(entity: Entity, v: &str) -> String {
+        let key = Key::from_bytes(&[7; 32]).unwrap();
+        let mut out = Vec::new();
+        shape(&key, entity, v.as_bytes(), &normalize(entity, v.as_bytes()), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn keeps_shape_and_reserved_ranges() {
+        let s = run(Entity::Ssn, "123-45-6789");
+        assert_eq!(s.len(), 11);
+        assert!(s.starts_with('9') && &s[3..4] == "-" && &s[6..7] == "-", "{s}");
+        assert_eq!(run(Entity::Ssn, "123456789"), s.replace('-', ""));
+        let p = run(Entity::Phone, "(217) 555-0143");
+        assert!(p.starts_with('(') && p.contains(") 555-01"), "{p}");
+        let p1 = run(Entity::Phone, "+1 217 555 0143");
+        assert!(p1.starts_with("+1 ") && p1.contains(" 555 01"), "{p1}");
+        let e = run(Entity::Email, "Jane.Doe@example.org");
+        assert_eq!(e.len(), 20);
+        assert!(e.as_bytes()[0].is_ascii_uppercase() && e.contains('@') && e.ends_with(&e[e.len() - 4..]));
+        assert_ne!(e, "Jane.Doe@example.org");
+    }
+}

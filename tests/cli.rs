@@ -1,0 +1,375 @@
+//! End-to-end tests of the `phiscrub` binary on generated inputs: exit codes, report fields,
+//! destinations, determinism and that no planted value ever leaks into any output stream.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const KEY_A: &str = "5f1e0c7a9b3d2e4f6a8c0b1d3e5f7a9c2b4d6e8f0a1c3e5b7d9f1a3c5e7b9d0f";
+const KEY_B: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+
+/// Values planted in the inputs; none may appear in any output of a scrub or in any report.
+const PLANTED: &[&str] = &[
+    "536-22-8726",
+    "Jane Doe",
+    "(312) 447-2291",
+    "jane.doe@mercy-health.org",
+    "00482913",
+    "73.162.14.9",
+    "ghp_Zq8Lk2Rf7Tn4Wp9Xc3Vb6Hm1Jd5Sa0Ge2Yu7Q",
+];
+
+const SAMPLE: &str = "2024-05-01 INFO admit Patient: Jane Doe MRN: 00482913 ssn=536-22-8726\r\n\
+call (312) 447-2291 or mail jane.doe@mercy-health.org from 73.162.14.9\n\
+deploy token ghp_Zq8Lk2Rf7Tn4Wp9Xc3Vb6Hm1Jd5Sa0Ge2Yu7Q size=70339 worker-13\n";
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_phiscrub"));
+    c.env_remove("PHISCRUB_KEY");
+    c
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    run_env(args, stdin, &[])
+}
+
+fn run_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+    let mut cmd = bin();
+    cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("binary runs");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("binary finishes");
+    writer.join().expect("stdin writer");
+    out
+}
+
+/// The test helper the style guide asks for: every output stream is searched for every
+/// planted value.
+fn assert_no_leak(streams: &[&[u8]]) {
+    for s in streams {
+        let text = String::from_utf8_lossy(s);
+        for v in PLANTED {
+            assert!(!text.contains(v), "planted value {v:?} leaked into output:\n{text}");
+        }
+    }
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+fn key_file(dir: &Path, name: &str, key: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, key).unwrap();
+    p
+}
+
+#[test]
+fn scan_reports_jsonl_with_exact_fields_and_exit_1() {
+    let out = run(&["scan", "--report", "jsonl", "--quiet"], SAMPLE.as_bytes());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_no_leak(&[&out.stdout, &out.stderr]);
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("each line is JSON"))
+        .collect();
+    let entities: Vec<&str> = lines.iter().map(|v| v["entity"].as_str().unwrap()).collect();
+    for want in ["DATE", "NAME", "MRN", "SSN", "PHONE", "EMAIL", "IP_ADDRESS", "SECRET"] {
+        assert!(entities.contains(&want), "missing {want} in {entities:?}");
+    }
+    for v in &lines {
+        let obj = v.as_object().unwrap();
+        let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["column", "end", "entity", "fingerprint", "line", "path", "rule", "score", "start"]);
+        let (s, e) = (v["start"].as_u64().unwrap() as usize, v["end"].as_u64().unwrap() as usize);
+        assert!(s < e && e <= SAMPLE.len());
+        // line and column agree with the byte offset
+        let line = SAMPLE[..s].matches('\n').count() + 1;
+        assert_eq!(v["line"].as_u64().unwrap() as usize, line);
+        let line_start = SAMPLE[..s].rfind('\n').map_or(0, |p| p + 1);
+        assert_eq!(v["column"].as_u64().unwrap() as usize, SAMPLE[line_start..s].chars().count() + 1);
+        assert!(v["fingerprint"].is_null(), "no key, no fingerprint");
+    }
+    let ssn = lines.iter().find(|v| v["entity"] == "SSN").unwrap();
+    let (s, e) = (ssn["start"].as_u64().unwrap() as usize, ssn["end"].as_u64().unwrap() as usize);
+    assert_eq!(&SAMPLE[s..e], "536-22-8726");
+}
+
+#[test]
+fn clean_input_exits_0_and_errors_exit_2() {
+    let out = run(&["scan", "--quiet"], b"GET /health 200 3ms worker-13 size=70339\n");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run(&["scan", "/nonexistent/file.log"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.log"));
+}
+
+#[test]
+fn scrub_without_key_uses_placeholders_and_keeps_other_bytes() {
+    let out = run(&["scrub"], SAMPLE.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_no_leak(&[&out.stdout, &out.stderr]);
+    assert!(text.contains("ssn=[SSN]\r\n"), "CRLF kept: {text:?}");
+    assert!(text.contains("Patient: [NAME] MRN: [MRN]"), "{text}");
+    assert!(text.contains("size=70339 worker-13\n"), "{text}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("phiscrub keygen"), "notice about keys");
+    assert_eq!(text.matches('\n').count(), SAMPLE.matches('\n').count());
+}
+
+#[test]
+fn keyed_scrub_is_deterministic_and_key_dependent() {
+    let dir = tempdir();
+    let ka = key_file(dir.path(), "a.key", KEY_A);
+    let kb = key_file(dir.path(), "b.key", KEY_B);
+    let args_a = ["scrub", "--quiet", "--key-file", ka.to_str().unwrap()];
+    let first = run(&args_a, SAMPLE.as_bytes());
+    let second = run(&args_a, SAMPLE.as_bytes());
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(first.stdout, second.stdout, "same key, same output");
+    let other = run(&["scrub", "--quiet", "--key-file", kb.to_str().unwrap()], SAMPLE.as_bytes());
+    assert_ne!(first.stdout, other.stdout);
+    assert_no_leak(&[&first.stdout, &other.stdout]);
+    let text = String::from_utf8(first.stdout).unwrap();
+    assert!(text.contains("NAME_"), "{text}");
+    // env key gives the same as the file
+    let env = run_env(&["scrub", "--quiet"], SAMPLE.as_bytes(), &[("PHISCRUB_KEY", KEY_A)]);
+    assert_eq!(env.stdout, text.as_bytes());
+}
+
+#[test]
+fn one_token_for_every_written_form_of_a_value() {
+    let dir = tempdir();
+    let k = key_file(dir.path(), "k", KEY_A);
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, "[entities]\nSSN = \"token\"\nPHONE = \"token\"\n").unwrap();
+    let input = "ssn: 536-22-8726\nssn: 536228726\nphone (312) 447-2291\nphone +1 312.447.2291\n";
+    let out = run(
+        &["scrub", "--quiet", "--key-file", k.to_str().unwrap(), "--policy", policy.to_str().unwrap()],
+        input.as_bytes(),
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let tok = |l: &str| l.split_whitespace().last().unwrap().to_string();
+    assert_eq!(tok(lines[0]), tok(lines[1]));
+    assert!(tok(lines[0]).starts_with("SSN_"));
+    assert_eq!(tok(lines[2]), tok(lines[3]));
+}
+
+#[test]
+fn keyed_policy_without_key_is_refused_before_reading() {
+    let dir = tempdir();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, "[entities]\nSSN = \"token\"\n").unwrap();
+    let out = run(&["scrub", "--policy", policy.to_str().unwrap()], SAMPLE.as_bytes());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("phiscrub keygen"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn directory_scrub_mirrors_tree_skips_git_and_honours_gitignore() {
+    let dir = tempdir();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("nested")).unwrap();
+    std::fs::create_dir_all(src.join(".git")).unwrap();
+    std::fs::write(src.join("a.log"), SAMPLE).unwrap();
+    std::fs::write(src.join("nested/b.txt"), "SSN 536-22-8726\n").unwrap();
+    std::fs::write(src.join(".git/config"), "SSN 536-22-8726\n").unwrap();
+    std::fs::write(src.join(".gitignore"), "ignored.log\n").unwrap();
+    std::fs::write(src.join("ignored.log"), "SSN 536-22-8726\n").unwrap();
+    let out_dir = dir.path().join("out");
+    let out = run(&["scrub", "--quiet", src.to_str().unwrap(), "-o", out_dir.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_no_leak(&[&std::fs::read(out_dir.join("a.log")).unwrap()]);
+    assert_eq!(std::fs::read_to_string(out_dir.join("nested/b.txt")).unwrap(), "SSN [SSN]\n");
+    assert!(!out_dir.join(".git").exists());
+    assert!(!out_dir.join("ignored.log").exists());
+    let leftovers: Vec<_> = walk(&out_dir).into_iter().filter(|p| p.to_string_lossy().contains(".phiscrub-")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // scan of the same tree: findings only from the two files, exit 1
+    let scan = run(&["scan", "--quiet", "--report", "jsonl", src.to_str().unwrap()], b"");
+    assert_eq!(scan.status.code(), Some(1));
+    let text = String::from_utf8(scan.stdout).unwrap();
+    assert!(!text.contains(".git/") && !text.contains("ignored.log"), "{text}");
+    assert!(text.contains("nested/b.txt"));
+}
+
+fn walk(p: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p).unwrap().flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn in_place_replaces_complete_files_and_keeps_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir();
+    let f = dir.path().join("fixture.log");
+    std::fs::write(&f, SAMPLE).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = run(&["scrub", "--quiet", "--in-place", f.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let after = std::fs::read(&f).unwrap();
+    assert_no_leak(&[&after]);
+    assert!(after.ends_with(b"worker-13\n"));
+    assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o640);
+}
+
+#[test]
+fn failed_input_leaves_destination_untouched() {
+    if !Path::new("/proc/self/mem").exists() {
+        return;
+    }
+    let dir = tempdir();
+    let dest = dir.path().join("out.log");
+    std::fs::write(&dest, "keep me\n").unwrap();
+    // /proc/self/mem opens but fails on the first read: a read error mid-run.
+    let out = run(&["scrub", "/proc/self/mem", "-o", dest.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/proc/self/mem") && err.contains("byte 0"), "{err}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "keep me\n");
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
+}
+
+#[test]
+fn invalid_utf8_binary_and_huge_lines_pass_through() {
+    let mut input = b"caf\xe9 \xff\xfe SSN 536-22-8726 \x00\x01 end\n".to_vec();
+    let long = 9 << 20; // longer than the 4 MiB hard chunk limit: cut inside the line
+    input.extend(std::iter::repeat_n(b'a', long / 2));
+    input.extend_from_slice(b" mail jane.doe@mercy-health.org ");
+    input.extend(std::iter::repeat_n(b'b', long / 2));
+    input.extend_from_slice(b"\nlast line without newline");
+    let out = run(&["scrub", "--quiet"], &input);
+    assert_eq!(out.status.code(), Some(0));
+    let text = &out.stdout;
+    assert!(text.starts_with(b"caf\xe9 \xff\xfe SSN [SSN] \x00\x01 end\n"));
+    assert!(text.ends_with(b"\nlast line without newline"));
+    assert_eq!(text.len(), input.len() - "536-22-8726".len() + "[SSN]".len() - "jane.doe@mercy-health.org".len() + "[EMAIL]".len());
+    assert_no_leak(&[text]);
+}
+
+#[test]
+fn slow_pipe_gets_each_line_promptly() {
+    let mut child = bin()
+        .args(["scrub", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    for i in 0..3 {
+        stdin.write_all(format!("line {i} ssn 536-22-8726\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        // stdin stays open: the line must arrive without waiting for more input
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, format!("line {i} ssn [SSN]\n"));
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn keygen_writes_a_private_key_file_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir();
+    let path = dir.path().join("k.key");
+    let out = run(&["keygen", "-o", path.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let key = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(key.trim().len(), 64);
+    assert!(!stdout.contains(key.trim()), "the key itself is not printed");
+    assert!(stdout.contains("key id"));
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let again = run(&["keygen", "-o", path.to_str().unwrap()], b"");
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), key);
+    // a scrub report with the key carries keyed fingerprints with its id
+    let id = stdout.split_whitespace().nth(2).unwrap().trim_end_matches(':').to_string();
+    let out = run(&["scan", "--quiet", "--report", "jsonl", "--key-file", path.to_str().unwrap()], b"SSN 536-22-8726\n");
+    let v: serde_json::Value = serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert!(v["fingerprint"].as_str().unwrap().starts_with(&format!("{id}:")), "{v}");
+}
+
+#[test]
+fn rules_lists_every_entity_and_bad_packs_name_file_and_line() {
+    let out = run(&["rules"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for e in ["NAME", "LOCATION", "ZIP", "DATE", "AGE_OVER_89", "PHONE", "FAX", "EMAIL", "SSN", "MRN", "HEALTH_PLAN_ID", "ACCOUNT_NUMBER", "LICENSE_NUMBER", "VEHICLE_ID", "DEVICE_ID", "URL", "IP_ADDRESS", "BIOMETRIC", "PHOTO", "OTHER_ID", "SECRET"] {
+        assert!(text.contains(e), "{e} missing");
+    }
+    assert!(text.contains("ssn.dashed") && text.contains("(G)"));
+
+    let dir = tempdir();
+    std::fs::write(dir.path().join("bad.toml"), "[[rule]]\nid = \"x\"\nentity = \"NOPE\"\nregex = '('\nscore = 0.5\n").unwrap();
+    let out = run(&["scan", "--rules", dir.path().to_str().unwrap()], b"x");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:2") && err.contains("unknown entity"), "{err}");
+}
+
+#[test]
+fn user_rule_packs_add_rules() {
+    let dir = tempdir();
+    std::fs::write(
+        dir.path().join("team.toml"),
+        "[[rule]]\nid = \"team.badge\"\nentity = \"OTHER_ID\"\nregex = '\\bBDG-\\d{6}\\b'\nscore = 0.9\n",
+    )
+    .unwrap();
+    let out = run(&["scrub", "--quiet", "--rules", dir.path().to_str().unwrap()], b"badge BDG-123456 ok\n");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "badge [OTHER_ID] ok\n");
+}
+
+#[test]
+fn entity_filters_and_min_score() {
+    let out = run(&["scrub", "--quiet", "--entities", "email"], SAMPLE.as_bytes());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("[EMAIL]") && text.contains("536-22-8726"), "{text}");
+    let out = run(&["scrub", "--quiet", "--exclude-entities", "SSN,PHONE"], SAMPLE.as_bytes());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("536-22-8726") && text.contains("(312) 447-2291") && text.contains("[EMAIL]"));
+    let out = run(&["scan", "--quiet", "--min-score", "1.0"], b"SSN 536-22-8726\n");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn report_formats() {
+    let json = run(&["scan", "--quiet", "--report", "json"], SAMPLE.as_bytes());
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(v["summary"]["findings"].as_u64().unwrap() >= 7);
+    let pres = run(&["scan", "--quiet", "--report", "presidio"], "é SSN 536-22-8726\n".as_bytes());
+    let v: serde_json::Value = serde_json::from_slice(&pres.stdout).unwrap();
+    assert_eq!(v[0]["entity_type"], "SSN");
+    assert_eq!(v[0]["start"], 6, "character offsets, not bytes");
+    let text = run(&["scan", "--quiet"], SAMPLE.as_bytes());
+    let t = String::from_utf8(text.stdout).unwrap();
+    assert!(t.contains("TOTAL") && t.contains("SSN"));
+    assert_no_leak(&[&json.stdout, &pres.stdout, t.as_bytes()]);
+}
