@@ -70,7 +70,8 @@ fn bench(c: &mut Criterion) {
                 interactive: false,
                 char_offsets: false,
             };
-            pipeline::run(&engine, &mut &text[..], Some(&mut out), opts, |_| Ok(())).map(|s| s.findings)
+            pipeline::run(&engine, &mut &text[..], Some(&mut out), opts, |_| Ok(()))
+                .map(|s| s.findings)
         })
     });
     g.finish();

@@ -110,10 +110,16 @@ mod tests {
             assert_eq!(e.name().parse::<Entity>(), Ok(e));
             assert_eq!(e.to_string(), e.name());
         }
-        let mut letters: Vec<char> = Entity::ALL.iter().filter_map(|e| e.hipaa_letter()).collect();
+        let mut letters: Vec<char> = Entity::ALL
+            .iter()
+            .filter_map(|e| e.hipaa_letter())
+            .collect();
         letters.dedup();
         let expected: Vec<char> = ('A'..='R').collect();
-        assert_eq!(letters, expected, "every Safe Harbor letter is covered, in order");
+        assert_eq!(
+            letters, expected,
+            "every Safe Harbor letter is covered, in order"
+        );
     }
 
     #[test]

@@ -84,7 +84,10 @@ pub fn expand(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Vec<Input>, J
             out.push(Input {
                 path: Some(p.clone()),
                 shown: p.display().to_string(),
-                rel: p.file_name().map(PathBuf::from).unwrap_or_else(|| p.clone()),
+                rel: p
+                    .file_name()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| p.clone()),
                 from_dir: false,
             });
             continue;
@@ -113,7 +116,10 @@ pub fn expand(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Vec<Input>, J
                     continue;
                 }
             }
-            let rel = path.strip_prefix(p).map(Path::to_path_buf).unwrap_or_else(|_| path.clone());
+            let rel = path
+                .strip_prefix(p)
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|_| path.clone());
             out.push(Input {
                 shown: path.display().to_string(),
                 path: Some(path),
@@ -172,17 +178,27 @@ pub fn scan(
     let mut failures = Vec::new();
     for input in inputs {
         let result = open(input).and_then(|mut r| {
-            pipeline::run::<_, io::Sink, _>(engine, &mut *r, None, run_opts(Mode::Scan, input, opts), |l| {
-                found(&input.shown, l)
-            })
+            pipeline::run::<_, io::Sink, _>(
+                engine,
+                &mut *r,
+                None,
+                run_opts(Mode::Scan, input, opts),
+                |l| found(&input.shown, l),
+            )
         });
         match result {
             Ok(stats) => {
                 if let Err(e) = done(&input.shown, &stats) {
-                    failures.push(InputError { path: input.shown.clone(), source: PipelineError::Report(e) });
+                    failures.push(InputError {
+                        path: input.shown.clone(),
+                        source: PipelineError::Report(e),
+                    });
                 }
             }
-            Err(source) => failures.push(InputError { path: input.shown.clone(), source }),
+            Err(source) => failures.push(InputError {
+                path: input.shown.clone(),
+                source,
+            }),
         }
     }
     failures
@@ -246,7 +262,9 @@ pub fn scrub(
                 let stdout = io::stdout();
                 let mut w = BufWriter::with_capacity(256 << 10, stdout.lock());
                 open(input).and_then(|mut r| {
-                    pipeline::run(engine, &mut *r, Some(&mut w), ropts, |l| found(&input.shown, l))
+                    pipeline::run(engine, &mut *r, Some(&mut w), ropts, |l| {
+                        found(&input.shown, l)
+                    })
                 })
             }
             Some(path) => write_atomically(&path, input.path.as_deref(), |w| {
@@ -258,10 +276,16 @@ pub fn scrub(
         match result {
             Ok(stats) => {
                 if let Err(e) = done(&input.shown, &stats) {
-                    failures.push(InputError { path: input.shown.clone(), source: PipelineError::Report(e) });
+                    failures.push(InputError {
+                        path: input.shown.clone(),
+                        source: PipelineError::Report(e),
+                    });
                 }
             }
-            Err(source) => failures.push(InputError { path: input.shown.clone(), source }),
+            Err(source) => failures.push(InputError {
+                path: input.shown.clone(),
+                source,
+            }),
         }
     }
     failures
@@ -298,6 +322,7 @@ fn write_atomically(
             let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
         }
     }
-    tmp.persist(path).map_err(|e| PipelineError::Write(e.error))?;
+    tmp.persist(path)
+        .map_err(|e| PipelineError::Write(e.error))?;
     Ok(stats)
 }

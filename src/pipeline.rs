@@ -139,7 +139,13 @@ fn count_chars(b: &[u8]) -> u64 {
 }
 
 /// Scans one chunk and, when scrubbing, rewrites it.
-fn process(engine: &Engine, scanner: &mut crate::detect::Scanner, chunk: Chunk, opts: &RunOptions, found: &mut Vec<Finding>) -> Processed {
+fn process(
+    engine: &Engine,
+    scanner: &mut crate::detect::Scanner,
+    chunk: Chunk,
+    opts: &RunOptions,
+    found: &mut Vec<Finding>,
+) -> Processed {
     found.clear();
     scanner.scan(&chunk.data, chunk.body_start, &Context::default(), found);
     let body = chunk.body();
@@ -177,7 +183,9 @@ fn process(engine: &Engine, scanner: &mut crate::detect::Scanner, chunk: Chunk, 
             if engine.transformer.action(f.entity, &rule.id) == Action::Keep {
                 out.extend_from_slice(value);
             } else {
-                engine.transformer.apply(f.entity, &rule.id, value, &mut out);
+                engine
+                    .transformer
+                    .apply(f.entity, &rule.id, value, &mut out);
             }
         }
         rel.push(Rel {
@@ -208,7 +216,11 @@ fn process(engine: &Engine, scanner: &mut crate::detect::Scanner, chunk: Chunk, 
         let last = memchr::memrchr(b'\n', body).map_or(0, |p| p + 1);
         count_chars(&body[last..])
     };
-    let chars = if opts.char_offsets { count_chars(body) } else { 0 };
+    let chars = if opts.char_offsets {
+        count_chars(body)
+    } else {
+        0
+    };
     Processed {
         seq: chunk.seq,
         offset: chunk.offset,
@@ -256,7 +268,10 @@ where
                 let mut scanner = engine.detector.scanner();
                 let mut buf = Vec::new();
                 for chunk in rx {
-                    if tx.send(process(engine, &mut scanner, chunk, &opts, &mut buf)).is_err() {
+                    if tx
+                        .send(process(engine, &mut scanner, chunk, &opts, &mut buf))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -293,7 +308,10 @@ where
                     };
                     stats.findings += 1;
                     if opts.mode == Mode::Scrub
-                        && engine.transformer.action(r.f.entity, &engine.detector.rules()[r.f.rule as usize].id) != Action::Keep
+                        && engine
+                            .transformer
+                            .action(r.f.entity, &engine.detector.rules()[r.f.rule as usize].id)
+                            != Action::Keep
                     {
                         stats.changed += 1;
                     }

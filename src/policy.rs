@@ -258,7 +258,10 @@ impl Policy {
 
     /// Whether any action needs a key; checked before reading input so a keyless run fails fast.
     pub fn needs_key(&self) -> bool {
-        self.by_entity.iter().chain(self.by_rule.values()).any(|a| a.keyed())
+        self.by_entity
+            .iter()
+            .chain(self.by_rule.values())
+            .any(|a| a.keyed())
     }
 
     /// Rule ids the policy names, so the caller can check they exist.
@@ -290,7 +293,9 @@ mod tests {
         assert_eq!(keyed.action(Entity::Date, "x"), Action::Shift);
         assert!(keyed.needs_key());
         let plain = Policy::defaults(false);
-        assert!(Entity::ALL.iter().all(|&e| plain.action(e, "x") == Action::Placeholder));
+        assert!(Entity::ALL
+            .iter()
+            .all(|&e| plain.action(e, "x") == Action::Placeholder));
         assert!(!plain.needs_key());
     }
 
@@ -302,7 +307,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.min_score, 0.7);
-        assert_eq!(p.action(Entity::Phone, "phone.nanp"), Action::Mask { ch: '*', keep_last: 4 });
+        assert_eq!(
+            p.action(Entity::Phone, "phone.nanp"),
+            Action::Mask {
+                ch: '*',
+                keep_last: 4
+            }
+        );
         assert_eq!(p.action(Entity::Date, "d"), Action::Year);
         assert_eq!(p.action(Entity::Ssn, "ssn.dashed"), Action::Redact);
         assert_eq!(p.action(Entity::Ssn, "ssn.other"), Action::Placeholder);
@@ -317,7 +328,13 @@ mod tests {
         .unwrap_err();
         assert_eq!(errs.len(), 5, "{errs:?}");
         let joined = errs.join("\n");
-        for want in ["min_score 3", "unknown entity `FOO`", "`zip3` does not apply to EMAIL", "unknown action `explode`", "keep_last"] {
+        for want in [
+            "min_score 3",
+            "unknown entity `FOO`",
+            "`zip3` does not apply to EMAIL",
+            "unknown action `explode`",
+            "keep_last",
+        ] {
             assert!(joined.contains(want), "missing {want:?} in {joined}");
         }
         assert!(Policy::parse("colour = 1", true).is_err());

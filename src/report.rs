@@ -53,7 +53,12 @@ fn round(score: f32) -> f64 {
 }
 
 impl<W: Write> Report<W> {
-    pub fn new(format: ReportFormat, out: W, rule_ids: Vec<String>, key_id: Option<String>) -> Self {
+    pub fn new(
+        format: ReportFormat,
+        out: W,
+        rule_ids: Vec<String>,
+        key_id: Option<String>,
+    ) -> Self {
         Report {
             format,
             out,
@@ -85,7 +90,10 @@ impl<W: Write> Report<W> {
             .or_default()
             .entry(f.entity)
             .or_default() += 1;
-        let rule = self.rule_ids.get(f.rule as usize).map_or("?", String::as_str);
+        let rule = self
+            .rule_ids
+            .get(f.rule as usize)
+            .map_or("?", String::as_str);
         match self.format {
             ReportFormat::Jsonl | ReportFormat::Json => {
                 let v = json!({
@@ -118,7 +126,10 @@ impl<W: Write> Report<W> {
         self.files += 1;
         self.bytes += bytes;
         if self.format == ReportFormat::Presidio {
-            serde_json::to_writer(&mut self.out, &Value::Array(std::mem::take(&mut self.file_results)))?;
+            serde_json::to_writer(
+                &mut self.out,
+                &Value::Array(std::mem::take(&mut self.file_results)),
+            )?;
             self.out.write_all(b"\n")?;
         }
         Ok(())
@@ -131,7 +142,11 @@ impl<W: Write> Report<W> {
 
     /// One line for stderr: files, bytes, findings by entity.
     pub fn summary_line(&self, seconds: f64) -> String {
-        let by: Vec<String> = self.totals.iter().map(|(e, n)| format!("{e} {n}")).collect();
+        let by: Vec<String> = self
+            .totals
+            .iter()
+            .map(|(e, n)| format!("{e} {n}"))
+            .collect();
         let mb = self.bytes as f64 / 1e6;
         format!(
             "phiscrub: {} input(s), {:.1} MB in {:.2} s ({:.0} MB/s): {} finding(s){}",
@@ -140,7 +155,11 @@ impl<W: Write> Report<W> {
             seconds,
             if seconds > 0.0 { mb / seconds } else { 0.0 },
             self.total(),
-            if by.is_empty() { String::new() } else { format!(" ({})", by.join(", ")) }
+            if by.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", by.join(", "))
+            }
         )
     }
 
@@ -172,8 +191,18 @@ impl<W: Write> Report<W> {
         if self.totals.is_empty() {
             return writeln!(self.out, "no findings in {} input(s)", self.files);
         }
-        let width = self.by_file.keys().map(String::len).max().unwrap_or(4).max(4);
-        writeln!(self.out, "{:<width$}  {:<16} {:>8}", "FILE", "ENTITY", "COUNT")?;
+        let width = self
+            .by_file
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        writeln!(
+            self.out,
+            "{:<width$}  {:<16} {:>8}",
+            "FILE", "ENTITY", "COUNT"
+        )?;
         for (file, counts) in &self.by_file {
             for (e, n) in counts {
                 writeln!(self.out, "{file:<width$}  {:<16} {n:>8}", e.name())?;
@@ -208,20 +237,43 @@ mod tests {
 
     #[test]
     fn jsonl_has_exactly_the_documented_fields() {
-        let mut r = Report::new(ReportFormat::Jsonl, Vec::new(), vec!["ssn.dashed".into()], None);
+        let mut r = Report::new(
+            ReportFormat::Jsonl,
+            Vec::new(),
+            vec!["ssn.dashed".into()],
+            None,
+        );
         r.finding("a.log", &loc(Entity::Ssn)).unwrap();
         let out = String::from_utf8(r.finish().unwrap()).unwrap();
         let v: Value = serde_json::from_str(out.trim()).unwrap();
         let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["column", "end", "entity", "fingerprint", "line", "path", "rule", "score", "start"]);
+        assert_eq!(
+            keys,
+            [
+                "column",
+                "end",
+                "entity",
+                "fingerprint",
+                "line",
+                "path",
+                "rule",
+                "score",
+                "start"
+            ]
+        );
         assert_eq!(v["score"], json!(0.95));
         assert_eq!(v["rule"], "ssn.dashed");
     }
 
     #[test]
     fn json_text_and_presidio_shapes() {
-        let mut r = Report::new(ReportFormat::Json, Vec::new(), vec!["r".into()], Some("k1".into()));
+        let mut r = Report::new(
+            ReportFormat::Json,
+            Vec::new(),
+            vec!["r".into()],
+            Some("k1".into()),
+        );
         r.finding("a", &loc(Entity::Email)).unwrap();
         r.end_input(10).unwrap();
         let v: Value = serde_json::from_slice(&r.finish().unwrap()).unwrap();
@@ -238,6 +290,9 @@ mod tests {
         let mut r = Report::new(ReportFormat::Text, Vec::new(), vec!["r".into()], None);
         r.finding("a.log", &loc(Entity::Ssn)).unwrap();
         let t = String::from_utf8(r.finish().unwrap()).unwrap();
-        assert!(t.contains("a.log") && t.contains("SSN") && t.contains("TOTAL"), "{t}");
+        assert!(
+            t.contains("a.log") && t.contains("SSN") && t.contains("TOTAL"),
+            "{t}"
+        );
     }
 }

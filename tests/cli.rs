@@ -16,12 +16,12 @@ const PLANTED: &[&str] = &[
     "jane.doe@mercy-health.org",
     "00482913",
     "73.162.14.9",
-    "ghp_Zq8Lk2Rf7Tn4Wp9Xc3Vb6Hm1Jd5Sa0Ge2Yu7Q",
+    "ghp_Zq8Lk2Rf7Tn4Wp9Xc3Vb6Hm1Jd5Sa0Ge2Yu7",
 ];
 
 const SAMPLE: &str = "2024-05-01 INFO admit Patient: Jane Doe MRN: 00482913 ssn=536-22-8726\r\n\
 call (312) 447-2291 or mail jane.doe@mercy-health.org from 73.162.14.9\n\
-deploy token ghp_Zq8Lk2Rf7Tn4Wp9Xc3Vb6Hm1Jd5Sa0Ge2Yu7Q size=70339 worker-13\n";
+deploy token ghp_Zq8Lk2Rf7Tn4Wp9Xc3Vb6Hm1Jd5Sa0Ge2Yu7 size=70339 worker-13\n";
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_phiscrub"));
@@ -35,7 +35,10 @@ fn run(args: &[&str], stdin: &[u8]) -> Output {
 
 fn run_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut cmd = bin();
-    cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -56,7 +59,10 @@ fn assert_no_leak(streams: &[&[u8]]) {
     for s in streams {
         let text = String::from_utf8_lossy(s);
         for v in PLANTED {
-            assert!(!text.contains(v), "planted value {v:?} leaked into output:\n{text}");
+            assert!(
+                !text.contains(v),
+                "planted value {v:?} leaked into output:\n{text}"
+            );
         }
     }
 }
@@ -74,7 +80,12 @@ fn key_file(dir: &Path, name: &str, key: &str) -> PathBuf {
 #[test]
 fn scan_reports_jsonl_with_exact_fields_and_exit_1() {
     let out = run(&["scan", "--report", "jsonl", "--quiet"], SAMPLE.as_bytes());
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_no_leak(&[&out.stdout, &out.stderr]);
     let lines: Vec<serde_json::Value> = out
         .stdout
@@ -82,33 +93,75 @@ fn scan_reports_jsonl_with_exact_fields_and_exit_1() {
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_slice(l).expect("each line is JSON"))
         .collect();
-    let entities: Vec<&str> = lines.iter().map(|v| v["entity"].as_str().unwrap()).collect();
-    for want in ["DATE", "NAME", "MRN", "SSN", "PHONE", "EMAIL", "IP_ADDRESS", "SECRET"] {
+    let entities: Vec<&str> = lines
+        .iter()
+        .map(|v| v["entity"].as_str().unwrap())
+        .collect();
+    for want in [
+        "DATE",
+        "NAME",
+        "MRN",
+        "SSN",
+        "PHONE",
+        "EMAIL",
+        "IP_ADDRESS",
+        "SECRET",
+    ] {
         assert!(entities.contains(&want), "missing {want} in {entities:?}");
     }
     for v in &lines {
         let obj = v.as_object().unwrap();
         let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["column", "end", "entity", "fingerprint", "line", "path", "rule", "score", "start"]);
-        let (s, e) = (v["start"].as_u64().unwrap() as usize, v["end"].as_u64().unwrap() as usize);
+        assert_eq!(
+            keys,
+            [
+                "column",
+                "end",
+                "entity",
+                "fingerprint",
+                "line",
+                "path",
+                "rule",
+                "score",
+                "start"
+            ]
+        );
+        let (s, e) = (
+            v["start"].as_u64().unwrap() as usize,
+            v["end"].as_u64().unwrap() as usize,
+        );
         assert!(s < e && e <= SAMPLE.len());
         // line and column agree with the byte offset
         let line = SAMPLE[..s].matches('\n').count() + 1;
         assert_eq!(v["line"].as_u64().unwrap() as usize, line);
         let line_start = SAMPLE[..s].rfind('\n').map_or(0, |p| p + 1);
-        assert_eq!(v["column"].as_u64().unwrap() as usize, SAMPLE[line_start..s].chars().count() + 1);
+        assert_eq!(
+            v["column"].as_u64().unwrap() as usize,
+            SAMPLE[line_start..s].chars().count() + 1
+        );
         assert!(v["fingerprint"].is_null(), "no key, no fingerprint");
     }
     let ssn = lines.iter().find(|v| v["entity"] == "SSN").unwrap();
-    let (s, e) = (ssn["start"].as_u64().unwrap() as usize, ssn["end"].as_u64().unwrap() as usize);
+    let (s, e) = (
+        ssn["start"].as_u64().unwrap() as usize,
+        ssn["end"].as_u64().unwrap() as usize,
+    );
     assert_eq!(&SAMPLE[s..e], "536-22-8726");
 }
 
 #[test]
 fn clean_input_exits_0_and_errors_exit_2() {
-    let out = run(&["scan", "--quiet"], b"GET /health 200 3ms worker-13 size=70339\n");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run(
+        &["scan", "--quiet"],
+        b"GET /health 200 3ms worker-13 size=70339\n",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = run(&["scan", "/nonexistent/file.log"], b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.log"));
@@ -123,7 +176,10 @@ fn scrub_without_key_uses_placeholders_and_keeps_other_bytes() {
     assert!(text.contains("ssn=[SSN]\r\n"), "CRLF kept: {text:?}");
     assert!(text.contains("Patient: [NAME] MRN: [MRN]"), "{text}");
     assert!(text.contains("size=70339 worker-13\n"), "{text}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("phiscrub keygen"), "notice about keys");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("phiscrub keygen"),
+        "notice about keys"
+    );
     assert_eq!(text.matches('\n').count(), SAMPLE.matches('\n').count());
 }
 
@@ -135,15 +191,27 @@ fn keyed_scrub_is_deterministic_and_key_dependent() {
     let args_a = ["scrub", "--quiet", "--key-file", ka.to_str().unwrap()];
     let first = run(&args_a, SAMPLE.as_bytes());
     let second = run(&args_a, SAMPLE.as_bytes());
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert_eq!(first.stdout, second.stdout, "same key, same output");
-    let other = run(&["scrub", "--quiet", "--key-file", kb.to_str().unwrap()], SAMPLE.as_bytes());
+    let other = run(
+        &["scrub", "--quiet", "--key-file", kb.to_str().unwrap()],
+        SAMPLE.as_bytes(),
+    );
     assert_ne!(first.stdout, other.stdout);
     assert_no_leak(&[&first.stdout, &other.stdout]);
     let text = String::from_utf8(first.stdout).unwrap();
     assert!(text.contains("NAME_"), "{text}");
     // env key gives the same as the file
-    let env = run_env(&["scrub", "--quiet"], SAMPLE.as_bytes(), &[("PHISCRUB_KEY", KEY_A)]);
+    let env = run_env(
+        &["scrub", "--quiet"],
+        SAMPLE.as_bytes(),
+        &[("PHISCRUB_KEY", KEY_A)],
+    );
     assert_eq!(env.stdout, text.as_bytes());
 }
 
@@ -155,7 +223,14 @@ fn one_token_for_every_written_form_of_a_value() {
     std::fs::write(&policy, "[entities]\nSSN = \"token\"\nPHONE = \"token\"\n").unwrap();
     let input = "ssn: 536-22-8726\nssn: 536228726\nphone (312) 447-2291\nphone +1 312.447.2291\n";
     let out = run(
-        &["scrub", "--quiet", "--key-file", k.to_str().unwrap(), "--policy", policy.to_str().unwrap()],
+        &[
+            "scrub",
+            "--quiet",
+            "--key-file",
+            k.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
         input.as_bytes(),
     );
     let text = String::from_utf8(out.stdout).unwrap();
@@ -172,7 +247,10 @@ fn keyed_policy_without_key_is_refused_before_reading() {
     let dir = tempdir();
     let policy = dir.path().join("p.toml");
     std::fs::write(&policy, "[entities]\nSSN = \"token\"\n").unwrap();
-    let out = run(&["scrub", "--policy", policy.to_str().unwrap()], SAMPLE.as_bytes());
+    let out = run(
+        &["scrub", "--policy", policy.to_str().unwrap()],
+        SAMPLE.as_bytes(),
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("phiscrub keygen"), "{err}");
@@ -191,20 +269,52 @@ fn directory_scrub_mirrors_tree_skips_git_and_honours_gitignore() {
     std::fs::write(src.join(".gitignore"), "ignored.log\n").unwrap();
     std::fs::write(src.join("ignored.log"), "SSN 536-22-8726\n").unwrap();
     let out_dir = dir.path().join("out");
-    let out = run(&["scrub", "--quiet", src.to_str().unwrap(), "-o", out_dir.to_str().unwrap()], b"");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        &[
+            "scrub",
+            "--quiet",
+            src.to_str().unwrap(),
+            "-o",
+            out_dir.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_no_leak(&[&std::fs::read(out_dir.join("a.log")).unwrap()]);
-    assert_eq!(std::fs::read_to_string(out_dir.join("nested/b.txt")).unwrap(), "SSN [SSN]\n");
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("nested/b.txt")).unwrap(),
+        "SSN [SSN]\n"
+    );
     assert!(!out_dir.join(".git").exists());
     assert!(!out_dir.join("ignored.log").exists());
-    let leftovers: Vec<_> = walk(&out_dir).into_iter().filter(|p| p.to_string_lossy().contains(".phiscrub-")).collect();
+    let leftovers: Vec<_> = walk(&out_dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".phiscrub-"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     // scan of the same tree: findings only from the two files, exit 1
-    let scan = run(&["scan", "--quiet", "--report", "jsonl", src.to_str().unwrap()], b"");
+    let scan = run(
+        &[
+            "scan",
+            "--quiet",
+            "--report",
+            "jsonl",
+            src.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(scan.status.code(), Some(1));
     let text = String::from_utf8(scan.stdout).unwrap();
-    assert!(!text.contains(".git/") && !text.contains("ignored.log"), "{text}");
+    assert!(
+        !text.contains(".git/") && !text.contains("ignored.log"),
+        "{text}"
+    );
     assert!(text.contains("nested/b.txt"));
 }
 
@@ -228,12 +338,18 @@ fn in_place_replaces_complete_files_and_keeps_permissions() {
     let f = dir.path().join("fixture.log");
     std::fs::write(&f, SAMPLE).unwrap();
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let out = run(&["scrub", "--quiet", "--in-place", f.to_str().unwrap()], b"");
+    let out = run(
+        &["scrub", "--quiet", "--in-place", f.to_str().unwrap()],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(0));
     let after = std::fs::read(&f).unwrap();
     assert_no_leak(&[&after]);
     assert!(after.ends_with(b"worker-13\n"));
-    assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
 }
 
 #[test]
@@ -245,12 +361,22 @@ fn failed_input_leaves_destination_untouched() {
     let dest = dir.path().join("out.log");
     std::fs::write(&dest, "keep me\n").unwrap();
     // /proc/self/mem opens but fails on the first read: a read error mid-run.
-    let out = run(&["scrub", "/proc/self/mem", "-o", dest.to_str().unwrap()], b"");
+    let out = run(
+        &["scrub", "/proc/self/mem", "-o", dest.to_str().unwrap()],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/proc/self/mem") && err.contains("byte 0"), "{err}");
+    assert!(
+        err.contains("/proc/self/mem") && err.contains("byte 0"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&dest).unwrap(), "keep me\n");
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
 }
 
@@ -267,7 +393,11 @@ fn invalid_utf8_binary_and_huge_lines_pass_through() {
     let text = &out.stdout;
     assert!(text.starts_with(b"caf\xe9 \xff\xfe SSN [SSN] \x00\x01 end\n"));
     assert!(text.ends_with(b"\nlast line without newline"));
-    assert_eq!(text.len(), input.len() - "536-22-8726".len() + "[SSN]".len() - "jane.doe@mercy-health.org".len() + "[EMAIL]".len());
+    assert_eq!(
+        text.len(),
+        input.len() - "536-22-8726".len() + "[SSN]".len() - "jane.doe@mercy-health.org".len()
+            + "[EMAIL]".len()
+    );
     assert_no_leak(&[text]);
 }
 
@@ -283,7 +413,9 @@ fn slow_pipe_gets_each_line_promptly() {
     let mut stdin = child.stdin.take().unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     for i in 0..3 {
-        stdin.write_all(format!("line {i} ssn 536-22-8726\n").as_bytes()).unwrap();
+        stdin
+            .write_all(format!("line {i} ssn 536-22-8726\n").as_bytes())
+            .unwrap();
         stdin.flush().unwrap();
         // stdin stays open: the line must arrive without waiting for more input
         let mut line = String::new();
@@ -304,17 +436,45 @@ fn keygen_writes_a_private_key_file_once() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let key = std::fs::read_to_string(&path).unwrap();
     assert_eq!(key.trim().len(), 64);
-    assert!(!stdout.contains(key.trim()), "the key itself is not printed");
+    assert!(
+        !stdout.contains(key.trim()),
+        "the key itself is not printed"
+    );
     assert!(stdout.contains("key id"));
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let again = run(&["keygen", "-o", path.to_str().unwrap()], b"");
     assert_eq!(again.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), key);
     // a scrub report with the key carries keyed fingerprints with its id
-    let id = stdout.split_whitespace().nth(2).unwrap().trim_end_matches(':').to_string();
-    let out = run(&["scan", "--quiet", "--report", "jsonl", "--key-file", path.to_str().unwrap()], b"SSN 536-22-8726\n");
-    let v: serde_json::Value = serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
-    assert!(v["fingerprint"].as_str().unwrap().starts_with(&format!("{id}:")), "{v}");
+    let id = stdout
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    let out = run(
+        &[
+            "scan",
+            "--quiet",
+            "--report",
+            "jsonl",
+            "--key-file",
+            path.to_str().unwrap(),
+        ],
+        b"SSN 536-22-8726\n",
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert!(
+        v["fingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{id}:")),
+        "{v}"
+    );
 }
 
 #[test]
@@ -322,17 +482,46 @@ fn rules_lists_every_entity_and_bad_packs_name_file_and_line() {
     let out = run(&["rules"], b"");
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    for e in ["NAME", "LOCATION", "ZIP", "DATE", "AGE_OVER_89", "PHONE", "FAX", "EMAIL", "SSN", "MRN", "HEALTH_PLAN_ID", "ACCOUNT_NUMBER", "LICENSE_NUMBER", "VEHICLE_ID", "DEVICE_ID", "URL", "IP_ADDRESS", "BIOMETRIC", "PHOTO", "OTHER_ID", "SECRET"] {
+    for e in [
+        "NAME",
+        "LOCATION",
+        "ZIP",
+        "DATE",
+        "AGE_OVER_89",
+        "PHONE",
+        "FAX",
+        "EMAIL",
+        "SSN",
+        "MRN",
+        "HEALTH_PLAN_ID",
+        "ACCOUNT_NUMBER",
+        "LICENSE_NUMBER",
+        "VEHICLE_ID",
+        "DEVICE_ID",
+        "URL",
+        "IP_ADDRESS",
+        "BIOMETRIC",
+        "PHOTO",
+        "OTHER_ID",
+        "SECRET",
+    ] {
         assert!(text.contains(e), "{e} missing");
     }
     assert!(text.contains("ssn.dashed") && text.contains("(G)"));
 
     let dir = tempdir();
-    std::fs::write(dir.path().join("bad.toml"), "[[rule]]\nid = \"x\"\nentity = \"NOPE\"\nregex = '('\nscore = 0.5\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[[rule]]\nid = \"x\"\nentity = \"NOPE\"\nregex = '('\nscore = 0.5\n",
+    )
+    .unwrap();
     let out = run(&["scan", "--rules", dir.path().to_str().unwrap()], b"x");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml:2") && err.contains("unknown entity"), "{err}");
+    assert!(
+        err.contains("bad.toml:2") && err.contains("unknown entity"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -343,19 +532,39 @@ fn user_rule_packs_add_rules() {
         "[[rule]]\nid = \"team.badge\"\nentity = \"OTHER_ID\"\nregex = '\\bBDG-\\d{6}\\b'\nscore = 0.9\n",
     )
     .unwrap();
-    let out = run(&["scrub", "--quiet", "--rules", dir.path().to_str().unwrap()], b"badge BDG-123456 ok\n");
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "badge [OTHER_ID] ok\n");
+    let out = run(
+        &["scrub", "--quiet", "--rules", dir.path().to_str().unwrap()],
+        b"badge BDG-123456 ok\n",
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "badge [OTHER_ID] ok\n"
+    );
 }
 
 #[test]
 fn entity_filters_and_min_score() {
-    let out = run(&["scrub", "--quiet", "--entities", "email"], SAMPLE.as_bytes());
+    let out = run(
+        &["scrub", "--quiet", "--entities", "email"],
+        SAMPLE.as_bytes(),
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("[EMAIL]") && text.contains("536-22-8726"), "{text}");
-    let out = run(&["scrub", "--quiet", "--exclude-entities", "SSN,PHONE"], SAMPLE.as_bytes());
+    assert!(
+        text.contains("[EMAIL]") && text.contains("536-22-8726"),
+        "{text}"
+    );
+    let out = run(
+        &["scrub", "--quiet", "--exclude-entities", "SSN,PHONE"],
+        SAMPLE.as_bytes(),
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("536-22-8726") && text.contains("(312) 447-2291") && text.contains("[EMAIL]"));
-    let out = run(&["scan", "--quiet", "--min-score", "1.0"], b"SSN 536-22-8726\n");
+    assert!(
+        text.contains("536-22-8726") && text.contains("(312) 447-2291") && text.contains("[EMAIL]")
+    );
+    let out = run(
+        &["scan", "--quiet", "--min-score", "1.0"],
+        b"SSN 536-22-8726\n",
+    );
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -364,7 +573,10 @@ fn report_formats() {
     let json = run(&["scan", "--quiet", "--report", "json"], SAMPLE.as_bytes());
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert!(v["summary"]["findings"].as_u64().unwrap() >= 7);
-    let pres = run(&["scan", "--quiet", "--report", "presidio"], "é SSN 536-22-8726\n".as_bytes());
+    let pres = run(
+        &["scan", "--quiet", "--report", "presidio"],
+        "é SSN 536-22-8726\n".as_bytes(),
+    );
     let v: serde_json::Value = serde_json::from_slice(&pres.stdout).unwrap();
     assert_eq!(v[0]["entity_type"], "SSN");
     assert_eq!(v[0]["start"], 6, "character offsets, not bytes");

@@ -32,9 +32,12 @@ pub fn run(a: KeygenArgs) -> Result<i32> {
                 use std::os::unix::fs::OpenOptionsExt;
                 opts.mode(0o600);
             }
-            let mut f = opts
-                .open(path)
-                .with_context(|| format!("cannot create key file {} (use --force to replace one)", path.display()))?;
+            let mut f = opts.open(path).with_context(|| {
+                format!(
+                    "cannot create key file {} (use --force to replace one)",
+                    path.display()
+                )
+            })?;
             f.write_all(text.as_bytes())?;
             f.write_all(b"\n")?;
             f.sync_all()?;

@@ -64,7 +64,12 @@ pub struct Common {
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
     /// The key itself, from the environment (never pass a key on the command line).
-    #[arg(long = "key-env", env = "PHISCRUB_KEY", hide_env_values = true, hide = true)]
+    #[arg(
+        long = "key-env",
+        env = "PHISCRUB_KEY",
+        hide_env_values = true,
+        hide = true
+    )]
     pub key_env: Option<String>,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]

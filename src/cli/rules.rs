@@ -20,13 +20,27 @@ pub struct RulesArgs {
 pub fn run(a: RulesArgs) -> Result<i32> {
     let det = detect::load(&a.rules)?;
     let policy = Policy::defaults(a.keyed);
-    println!("{:<16} {:<6} {:<12} DESCRIPTION", "ENTITY", "HIPAA", "ACTION");
+    println!(
+        "{:<16} {:<6} {:<12} DESCRIPTION",
+        "ENTITY", "HIPAA", "ACTION"
+    );
     for &e in Entity::ALL {
-        let letter = e.hipaa_letter().map_or("-".to_string(), |c| format!("({c})"));
-        println!("{:<16} {:<6} {:<12} {}", e.name(), letter, policy.entity_action(e).name(), e.describe());
+        let letter = e
+            .hipaa_letter()
+            .map_or("-".to_string(), |c| format!("({c})"));
+        println!(
+            "{:<16} {:<6} {:<12} {}",
+            e.name(),
+            letter,
+            policy.entity_action(e).name(),
+            e.describe()
+        );
     }
     println!();
-    println!("{:<36} {:<16} {:<14} {:>5}  {}", "RULE", "ENTITY", "VALIDATOR", "SCORE", "CONTEXT");
+    println!(
+        "{:<36} {:<16} {:<14} {:>5}  {}",
+        "RULE", "ENTITY", "VALIDATOR", "SCORE", "CONTEXT"
+    );
     for r in det.rules() {
         let ctx = if r.requires_context {
             "required"

@@ -23,7 +23,12 @@ pub struct ScanArgs {
 pub fn run(a: ScanArgs) -> Result<i32> {
     let engine = a.common.engine()?;
     let inputs = job::expand(&a.paths, None)?;
-    let rule_ids = engine.detector.rules().iter().map(|r| r.id.clone()).collect();
+    let rule_ids = engine
+        .detector
+        .rules()
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
     let key_id = engine.transformer.key().map(|k| k.id().to_string());
     let stdout = io::stdout();
     let mut report = Report::new(a.report, BufWriter::new(stdout.lock()), rule_ids, key_id);

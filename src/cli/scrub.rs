@@ -44,12 +44,19 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
     };
     let inputs = job::expand(&a.paths, exclude)?;
     job::check_dest(&inputs, &dest)?;
-    let rule_ids: Vec<String> = engine.detector.rules().iter().map(|r| r.id.clone()).collect();
+    let rule_ids: Vec<String> = engine
+        .detector
+        .rules()
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
     let key_id = engine.transformer.key().map(|k| k.id().to_string());
     let sink: Box<dyn Write> = match &a.report_file {
-        Some(p) => Box::new(BufWriter::new(
-            File::create(p).with_context(|| format!("cannot create report file {}", p.display()))?,
-        )),
+        Some(p) => {
+            Box::new(BufWriter::new(File::create(p).with_context(|| {
+                format!("cannot create report file {}", p.display())
+            })?))
+        }
         None => Box::new(io::sink()),
     };
     let mut report = Report::new(a.report, sink, rule_ids, key_id);
@@ -73,7 +80,10 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
     }
     report.finish()?;
     if failed {
-        bail!("{} input(s) failed; their destinations were left as they were", failures.len());
+        bail!(
+            "{} input(s) failed; their destinations were left as they were",
+            failures.len()
+        );
     }
     Ok(0)
 }

@@ -98,7 +98,9 @@ pub struct Detector {
 
 impl std::fmt::Debug for Detector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Detector").field("rules", &self.inner.rules.len()).finish()
+        f.debug_struct("Detector")
+            .field("rules", &self.inner.rules.len())
+            .finish()
     }
 }
 
@@ -295,9 +297,7 @@ impl Scanner {
             .which_overlapping_matches_with(&mut self.all_cache, &input, &mut self.patset);
         let candidates: Vec<PatternID> = self.patset.iter().filter(|&p| p != failed).collect();
         for pid in candidates {
-            let input = Input::new(hay)
-                .range(s..)
-                .anchored(Anchored::Pattern(pid));
+            let input = Input::new(hay).range(s..).anchored(Anchored::Pattern(pid));
             if let Some(m) = inner.first.search_with(&mut self.cache, &input) {
                 if let Some(f) = self.confirm(inner, hay, m.start(), m.end(), pid, field_hot) {
                     return Some((f, m.end()));
@@ -419,9 +419,11 @@ fn bounded(hay: &[u8], s: usize, e: usize) -> bool {
     left && right
 }
 
-/// Where to search next after a candidate at `s..e` was rejected: past the word it starts
-/// with, so `Patient John Smith` still finds `John Smith`, but never one byte at a time through
-/// a long token (which would make a huge line quadratic).
+/// Where to search next after a candidate at `s..e` was rejected. A run of words
+/// (`Patient John Smith`) resumes at the next word, so `John Smith` is still found; a
+/// structured token (`2001:db8::1`, `000-12-3456`) resumes after its end, so no piece of a
+/// rejected address or number is taken for a value of its own. Never one byte at a time
+/// through a long token, which would make a huge line quadratic.
 fn resume_after_failure(hay: &[u8], s: usize, e: usize) -> usize {
     if !is_word(hay[s]) {
         return s + 1;
@@ -430,7 +432,13 @@ fn resume_after_failure(hay: &[u8], s: usize, e: usize) -> usize {
         .iter()
         .position(|&b| !is_word(b))
         .map_or(hay.len(), |p| s + p);
-    run_end.min(e.max(s + 1)).max(s + 1)
+    let next_is_space = hay.get(run_end).is_some_and(|b| *b == b' ' || *b == b'\t');
+    let end = e.max(s + 1);
+    if next_is_space {
+        run_end.min(end).max(s + 1)
+    } else {
+        end
+    }
 }
 
 /// Keeps findings ordered and non-overlapping: of two that overlap, the higher score wins, then
@@ -456,7 +464,8 @@ mod tests {
 
     fn scan(det: &Detector, text: &str) -> Vec<Finding> {
         let mut out = Vec::new();
-        det.scanner().scan(text.as_bytes(), 0, &Context::default(), &mut out);
+        det.scanner()
+            .scan(text.as_bytes(), 0, &Context::default(), &mut out);
         out
     }
 
@@ -470,23 +479,38 @@ mod tests {
             for ex in &rule.examples {
                 let found = scan(&det, ex);
                 if !found.iter().any(|f| f.rule as usize == i) {
-                    let got: Vec<&str> = found.iter().map(|f| det.rules()[f.rule as usize].id.as_str()).collect();
-                    failures.push(format!("{}: example {ex:?} not found (got {got:?})", rule.id));
+                    let got: Vec<&str> = found
+                        .iter()
+                        .map(|f| det.rules()[f.rule as usize].id.as_str())
+                        .collect();
+                    failures.push(format!(
+                        "{}: example {ex:?} not found (got {got:?})",
+                        rule.id
+                    ));
                 }
             }
             for ex in &rule.counterexamples {
-                if scan(&det, ex).iter().any(|f| f.rule as usize == i && f.score >= 0.5) {
+                if scan(&det, ex)
+                    .iter()
+                    .any(|f| f.rule as usize == i && f.score >= 0.5)
+                {
                     failures.push(format!("{}: counterexample {ex:?} matched", rule.id));
                 }
             }
         }
-        assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} failures:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 
     #[test]
     fn spans_entities_and_order() {
         let det = builtin().unwrap();
-        let text = "Patient: Jane Doe, SSN 536-22-8726, call (312) 447-2291 or mail jane@mercy-health.org";
+        let text =
+            "Patient: Jane Doe, SSN 536-22-8726, call (312) 447-2291 or mail jane@mercy-health.org";
         let found = scan(&det, text);
         let got: Vec<(&str, &str)> = found
             .iter()
@@ -510,23 +534,29 @@ mod tests {
         // Nine digits: no SSN (area 000), but a valid routing number by its label.
         let found = scan(&det, "routing 011000015");
         assert_eq!(found.len(), 1);
-        assert_eq!(det.rules()[found[0].rule as usize].id, "account.aba_routing");
+        assert_eq!(
+            det.rules()[found[0].rule as usize].id,
+            "account.aba_routing"
+        );
         // A name candidate that fails still lets the real name after it be found.
         let text = "Patient John Smith";
         let found = scan(&det, text);
-        assert!(found.iter().any(|f| &text[f.start..f.end] == "John Smith"), "{found:?}");
+        assert!(
+            found.iter().any(|f| &text[f.start..f.end] == "John Smith"),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn context_before_from_counts_but_findings_start_at_from() {
         let det = builtin().unwrap();
-        let hay = b"SSN 536228726\n536228726";
+        let hay = b"SSN 536228726\n................................................................536228726";
         let mut out = Vec::new();
         det.scanner().scan(hay, 4, &Context::default(), &mut out);
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].start, 4);
         let mut out = Vec::new();
-        det.scanner().scan(hay, 14, &Context::default(), &mut out);
+        det.scanner().scan(hay, 78, &Context::default(), &mut out);
         assert!(out.is_empty(), "the SSN label is too far away");
     }
 
@@ -534,7 +564,14 @@ mod tests {
     fn field_name_is_context() {
         let det = builtin().unwrap();
         let mut out = Vec::new();
-        det.scanner().scan(b"536228726", 0, &Context { field: Some("patient_ssn") }, &mut out);
+        det.scanner().scan(
+            b"536228726",
+            0,
+            &Context {
+                field: Some("patient_ssn"),
+            },
+            &mut out,
+        );
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].entity, Entity::Ssn);
     }
@@ -545,7 +582,10 @@ mod tests {
         assert!(scan(&det, "id 912-34-5678 x").is_empty());
         let f = scan(&det, "SSN 912-34-5678");
         assert_eq!(f.len(), 1);
-        assert!(f[0].test_value && f[0].score < 0.97 && f[0].score >= 0.5, "{f:?}");
+        assert!(
+            f[0].test_value && f[0].score < 0.97 && f[0].score >= 0.5,
+            "{f:?}"
+        );
     }
 
     #[test]
@@ -578,5 +618,6 @@ mod tests {
         assert_eq!(resume_after_failure(b"Patient John", 0, 12), 7);
         assert_eq!(resume_after_failure(b"(312", 0, 4), 1);
         assert_eq!(resume_after_failure(b"aaaa", 0, 2), 2);
+        assert_eq!(resume_after_failure(b"2001:db8::1 x", 0, 11), 11);
     }
 }

@@ -30,7 +30,11 @@ pub fn validator_exists(name: &str) -> bool {
 /// Runs validator `name` (checked at load time, so an unknown one here is a bug: it rejects).
 pub fn run_validator(name: &str, value: &[u8]) -> Check {
     if name == "has_digit" {
-        return if value.iter().any(u8::is_ascii_digit) { Check::Valid } else { Check::Invalid };
+        return if value.iter().any(u8::is_ascii_digit) {
+            Check::Valid
+        } else {
+            Check::Invalid
+        };
     }
     validate::run(name, value)
         .or_else(|| names::check(name, value))

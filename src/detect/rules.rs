@@ -31,14 +31,38 @@ use crate::entity::Entity;
 
 /// The packs compiled into the binary, so phiscrub runs anywhere with no files beside it.
 pub const BUILTIN_PACKS: &[(&str, &str)] = &[
-    ("patterns/secrets.toml", include_str!("../../patterns/secrets.toml")),
-    ("patterns/identifiers.toml", include_str!("../../patterns/identifiers.toml")),
-    ("patterns/contact.toml", include_str!("../../patterns/contact.toml")),
-    ("patterns/dates.toml", include_str!("../../patterns/dates.toml")),
-    ("patterns/context_ids.toml", include_str!("../../patterns/context_ids.toml")),
-    ("patterns/location.toml", include_str!("../../patterns/location.toml")),
-    ("patterns/names.toml", include_str!("../../patterns/names.toml")),
-    ("patterns/media.toml", include_str!("../../patterns/media.toml")),
+    (
+        "patterns/secrets.toml",
+        include_str!("../../patterns/secrets.toml"),
+    ),
+    (
+        "patterns/identifiers.toml",
+        include_str!("../../patterns/identifiers.toml"),
+    ),
+    (
+        "patterns/contact.toml",
+        include_str!("../../patterns/contact.toml"),
+    ),
+    (
+        "patterns/dates.toml",
+        include_str!("../../patterns/dates.toml"),
+    ),
+    (
+        "patterns/context_ids.toml",
+        include_str!("../../patterns/context_ids.toml"),
+    ),
+    (
+        "patterns/location.toml",
+        include_str!("../../patterns/location.toml"),
+    ),
+    (
+        "patterns/names.toml",
+        include_str!("../../patterns/names.toml"),
+    ),
+    (
+        "patterns/media.toml",
+        include_str!("../../patterns/media.toml"),
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -181,9 +205,7 @@ pub fn parse_pack(
         if !(0.0..=1.0).contains(&spec.score) {
             fail(format!("score {} is outside 0..=1", spec.score));
         }
-        let context_score = spec
-            .context_score
-            .unwrap_or((spec.score + 0.15).min(1.0));
+        let context_score = spec.context_score.unwrap_or((spec.score + 0.15).min(1.0));
         if !(0.0..=1.0).contains(&context_score) {
             fail(format!("context_score {context_score} is outside 0..=1"));
         }
@@ -316,17 +338,33 @@ score = 1.5
 "#;
         let mut errors = Vec::new();
         let rules = parse_pack("x.toml", text, &any, &mut errors);
-        assert_eq!(rules.len(), 1, "a.two has a valid entity so it is kept for further checks");
+        assert_eq!(
+            rules.len(),
+            1,
+            "a.two has a valid entity so it is kept for further checks"
+        );
         let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-        assert!(msgs[0].starts_with("x.toml:3: rule `a.one`: unknown entity"), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("x.toml:9: rule `a.two`: regex")), "{msgs:?}");
+        assert!(
+            msgs[0].starts_with("x.toml:3: rule `a.one`: unknown entity"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("x.toml:9: rule `a.two`: regex")),
+            "{msgs:?}"
+        );
         assert!(msgs.iter().any(|m| m.contains("score 1.5")), "{msgs:?}");
     }
 
     #[test]
     fn syntax_errors_and_unknown_fields_name_the_line() {
         let mut errors = Vec::new();
-        parse_pack("y.toml", "[[rule]]\nid = \"a\"\nentity = \"SSN\"\nregex = 'x'\nscore = 0.5\ncolour = 1\n", &any, &mut errors);
+        parse_pack(
+            "y.toml",
+            "[[rule]]\nid = \"a\"\nentity = \"SSN\"\nregex = 'x'\nscore = 0.5\ncolour = 1\n",
+            &any,
+            &mut errors,
+        );
         assert_eq!(errors.len(), 1);
         assert!(errors[0].origin.starts_with("y.toml:"), "{:?}", errors[0]);
         assert!(errors[0].message.contains("colour"), "{:?}", errors[0]);

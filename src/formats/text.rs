@@ -65,7 +65,8 @@ pub fn cut_point(buf: &[u8], start: usize, eof: bool, limits: ChunkLimits) -> Op
         if let Some(b) = memmem::rfind(&buf[start..cut], b"-----BEGIN ") {
             let b = start + b;
             if memmem::find(&buf[b..cut], b"-----END ").is_none() {
-                let line_start = memchr::memrchr(b'\n', &buf[start..b]).map_or(start, |p| start + p + 1);
+                let line_start =
+                    memchr::memrchr(b'\n', &buf[start..b]).map_or(start, |p| start + p + 1);
                 if line_start > start {
                     cut = line_start;
                 } else if !over {
@@ -185,7 +186,10 @@ mod tests {
         }
         input.extend_from_slice(b"-----BEGIN RSA PRIVATE KEY-----\nabc\ndef\n-----END RSA PRIVATE KEY-----\nno newline at end");
         for target in [1usize, 2, 7, 64, 1000, 1 << 20] {
-            let limits = ChunkLimits { target, hard_max: target.max(8) * 4 };
+            let limits = ChunkLimits {
+                target,
+                hard_max: target.max(8) * 4,
+            };
             let cs = chunks(&input, limits, false);
             let joined: Vec<u8> = cs.iter().flat_map(|c| c.body().to_vec()).collect();
             assert_eq!(joined, input, "target {target}");
@@ -197,10 +201,16 @@ mod tests {
                 assert!(c.body_start <= CONTEXT_BYTES);
                 // context is exactly the bytes before the body
                 let ctx = &c.data[..c.body_start];
-                assert_eq!(ctx, &input[c.offset as usize - ctx.len()..c.offset as usize]);
+                assert_eq!(
+                    ctx,
+                    &input[c.offset as usize - ctx.len()..c.offset as usize]
+                );
                 let has_begin = memmem::find(c.body(), b"-----BEGIN").is_some();
                 if has_begin && target < (1 << 20) && c.body().len() < limits.hard_max {
-                    assert!(memmem::find(c.body(), b"-----END").is_some(), "PEM kept whole");
+                    assert!(
+                        memmem::find(c.body(), b"-----END").is_some(),
+                        "PEM kept whole"
+                    );
                 }
             }
         }
@@ -210,7 +220,10 @@ mod tests {
     fn huge_line_is_cut_within_the_hard_limit() {
         let mut input = vec![b'a'; 10_000];
         input[6_000] = b' ';
-        let limits = ChunkLimits { target: 1000, hard_max: 4000 };
+        let limits = ChunkLimits {
+            target: 1000,
+            hard_max: 4000,
+        };
         let cs = chunks(&input, limits, false);
         assert!(cs.iter().all(|c| c.body().len() <= 4000));
         assert_eq!(cs.iter().map(|c| c.body().len()).sum::<usize>(), 10_000);
@@ -236,13 +249,21 @@ mod tests {
 
     #[test]
     fn interactive_input_is_cut_per_short_read() {
-        let mut r = Trickle(vec![b"one\n".to_vec(), b"two\n".to_vec(), b"thr".to_vec(), b"ee\n".to_vec()]);
+        let mut r = Trickle(vec![
+            b"one\n".to_vec(),
+            b"two\n".to_vec(),
+            b"thr".to_vec(),
+            b"ee\n".to_vec(),
+        ]);
         let mut bodies = Vec::new();
         read_chunks::<_, E>(&mut r, true, ChunkLimits::default(), |c| {
             bodies.push(c.body().to_vec());
             Ok(())
         })
         .unwrap();
-        assert_eq!(bodies, vec![b"one\n".to_vec(), b"two\n".to_vec(), b"three\n".to_vec()]);
+        assert_eq!(
+            bodies,
+            vec![b"one\n".to_vec(), b"two\n".to_vec(), b"three\n".to_vec()]
+        );
     }
 }

@@ -51,7 +51,11 @@ impl Key {
         let t = text.trim();
         let bytes = decode_hex(t)
             .or_else(|| base64::engine::general_purpose::STANDARD.decode(t).ok())
-            .or_else(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t).ok())
+            .or_else(|| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(t)
+                    .ok()
+            })
             .ok_or(KeyError::Encoding)?;
         Key::from_bytes(&bytes)
     }

@@ -78,7 +78,14 @@ impl Transformer {
         self.apply_action(action, entity, value, offset, out);
     }
 
-    fn apply_action(&self, action: Action, entity: Entity, value: &[u8], offset: i64, out: &mut Vec<u8>) {
+    fn apply_action(
+        &self,
+        action: Action,
+        entity: Entity,
+        value: &[u8],
+        offset: i64,
+        out: &mut Vec<u8>,
+    ) {
         let placeholder = |out: &mut Vec<u8>| {
             out.push(b'[');
             out.extend_from_slice(entity.name().as_bytes());
@@ -113,7 +120,11 @@ impl Transformer {
     /// without a key (an unkeyed hash of an SSN is reversible by enumeration).
     pub fn fingerprint(&self, entity: Entity, value: &[u8]) -> Option<String> {
         let k = self.key.as_ref()?;
-        let mac = k.mac(&[b"fingerprint", entity.name().as_bytes(), &normalize(entity, value)]);
+        let mac = k.mac(&[
+            b"fingerprint",
+            entity.name().as_bytes(),
+            &normalize(entity, value),
+        ]);
         Some(format!("{}:{}", k.id(), key::hex(&mac[..8])))
     }
 }
@@ -121,7 +132,9 @@ impl Transformer {
 /// A keyed date offset in ±1..=365 days for `subject`; never zero, so a shift always moves.
 pub fn shift_days(key: &Key, subject: &[u8]) -> i64 {
     let mac = key.mac(&[b"date-shift", subject]);
-    let r = u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]]);
+    let r = u64::from_le_bytes([
+        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7],
+    ]);
     let magnitude = (r % MAX_SHIFT_DAYS as u64) as i64 + 1;
     if r >> 63 == 1 {
         -magnitude
@@ -152,7 +165,10 @@ mod tests {
     use super::*;
 
     fn keyed() -> Transformer {
-        Transformer::new(Policy::defaults(true), Some(Key::from_bytes(&[3; 32]).unwrap()))
+        Transformer::new(
+            Policy::defaults(true),
+            Some(Key::from_bytes(&[3; 32]).unwrap()),
+        )
     }
 
     fn run(t: &Transformer, e: Entity, v: &str) -> String {
@@ -171,7 +187,11 @@ mod tests {
         assert_eq!(run(&t, Entity::Secret, "AKIA..."), "[SECRET]");
         let name = run(&t, Entity::Name, "John Smith");
         assert!(name.starts_with("NAME_"), "{name}");
-        assert_eq!(name, run(&t, Entity::Name, "JOHN  SMITH"), "one person, one token");
+        assert_eq!(
+            name,
+            run(&t, Entity::Name, "JOHN  SMITH"),
+            "one person, one token"
+        );
         let d = run(&t, Entity::Date, "03/04/2021");
         assert_ne!(d, "03/04/2021");
         assert_eq!(d.len(), 10);
@@ -184,7 +204,9 @@ mod tests {
         let shift = |v: &str, s: &[u8]| {
             let mut out = Vec::new();
             t.apply_for_subject(Entity::Date, "d", v.as_bytes(), s, &mut out);
-            crate::dates::parse(&out).map(|p| crate::dates::days_from_civil(p.year, p.month, p.day)).unwrap()
+            crate::dates::parse(&out)
+                .map(|p| crate::dates::days_from_civil(p.year, p.month, p.day))
+                .unwrap()
         };
         let (a, b) = (shift("2021-03-04", b"p1"), shift("2021-03-14", b"p1"));
         assert_eq!(b - a, 10);
@@ -201,6 +223,8 @@ mod tests {
         let a = t.fingerprint(Entity::Ssn, b"123-45-6789").unwrap();
         assert_eq!(Some(a.clone()), t.fingerprint(Entity::Ssn, b"123456789"));
         assert!(a.starts_with(t.key().unwrap().id()));
-        assert!(Transformer::new(Policy::defaults(false), None).fingerprint(Entity::Ssn, b"1").is_none());
+        assert!(Transformer::new(Policy::defaults(false), None)
+            .fingerprint(Entity::Ssn, b"1")
+            .is_none());
     }
 }

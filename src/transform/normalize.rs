@@ -87,14 +87,25 @@ mod tests {
             (Entity::Ssn, "123-45-6789", "123456789"),
             (Entity::Phone, "(217) 555-0143", "+1 217.555.0143"),
             (Entity::Phone, "217-555-0143 ext. 12", "2175550143"),
-            (Entity::Email, "Jane.Doe@Example.ORG", "jane.doe@example.org"),
+            (
+                Entity::Email,
+                "Jane.Doe@Example.ORG",
+                "jane.doe@example.org",
+            ),
             (Entity::Name, "John   SMITH", "john smith"),
             (Entity::Mrn, "mrn-00123", "MRN00123"),
             (Entity::Date, "03/04/2021", "2021-03-04"),
             (Entity::Date, "March 4th, 2021", "2021-03-04T10:00:00Z"),
         ] {
-            assert_eq!(normalize(entity, a.as_bytes()), normalize(entity, b.as_bytes()), "{a} ~ {b}");
+            assert_eq!(
+                normalize(entity, a.as_bytes()),
+                normalize(entity, b.as_bytes()),
+                "{a} ~ {b}"
+            );
         }
-        assert_ne!(normalize(Entity::Ssn, b"123-45-6789"), normalize(Entity::Ssn, b"123-45-6780"));
+        assert_ne!(
+            normalize(Entity::Ssn, b"123-45-6789"),
+            normalize(Entity::Ssn, b"123-45-6780")
+        );
     }
 }

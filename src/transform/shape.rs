@@ -8,7 +8,10 @@ use crate::transform::key::Key;
 
 /// Appends the shape-preserving token of `value` (whose canonical form is `normalized`).
 pub fn shape(key: &Key, entity: Entity, value: &[u8], normalized: &[u8], out: &mut Vec<u8>) {
-    let ks = key.stream(&[b"shape", entity.name().as_bytes(), normalized], value.len().max(1));
+    let ks = key.stream(
+        &[b"shape", entity.name().as_bytes(), normalized],
+        value.len().max(1),
+    );
     let start = out.len();
     // Each character is replaced by one of its own class chosen by the key stream; the position
     // among characters of the value (not bytes) indexes the stream, so `123-45-6789` and
@@ -28,7 +31,9 @@ pub fn shape(key: &Key, entity: Entity, value: &[u8], normalized: &[u8], out: &m
         out.push(c);
         n += 1;
     }
-    let digits: Vec<usize> = (start..out.len()).filter(|&i| out[i].is_ascii_digit()).collect();
+    let digits: Vec<usize> = (start..out.len())
+        .filter(|&i| out[i].is_ascii_digit())
+        .collect();
     match entity {
         Entity::Ssn if digits.len() == 9 => {
             out[digits[0]] = b'9';
@@ -56,7 +61,13 @@ mod tests {
     fn run(entity: Entity, v: &str) -> String {
         let key = Key::from_bytes(&[7; 32]).unwrap();
         let mut out = Vec::new();
-        shape(&key, entity, v.as_bytes(), &normalize(entity, v.as_bytes()), &mut out);
+        shape(
+            &key,
+            entity,
+            v.as_bytes(),
+            &normalize(entity, v.as_bytes()),
+            &mut out,
+        );
         String::from_utf8(out).unwrap()
     }
 
@@ -64,7 +75,10 @@ mod tests {
     fn keeps_shape_and_reserved_ranges() {
         let s = run(Entity::Ssn, "123-45-6789");
         assert_eq!(s.len(), 11);
-        assert!(s.starts_with('9') && &s[3..4] == "-" && &s[6..7] == "-", "{s}");
+        assert!(
+            s.starts_with('9') && &s[3..4] == "-" && &s[6..7] == "-",
+            "{s}"
+        );
         assert_eq!(run(Entity::Ssn, "123456789"), s.replace('-', ""));
         let p = run(Entity::Phone, "(217) 555-0143");
         assert!(p.starts_with('(') && p.contains(") 555-01"), "{p}");
@@ -72,7 +86,11 @@ mod tests {
         assert!(p1.starts_with("+1 ") && p1.contains(" 555 01"), "{p1}");
         let e = run(Entity::Email, "Jane.Doe@example.org");
         assert_eq!(e.len(), 20);
-        assert!(e.as_bytes()[0].is_ascii_uppercase() && e.contains('@') && e.ends_with(&e[e.len() - 4..]));
+        assert!(
+            e.as_bytes()[0].is_ascii_uppercase()
+                && e.contains('@')
+                && e.ends_with(&e[e.len() - 4..])
+        );
         assert_ne!(e, "Jane.Doe@example.org");
     }
 }

@@ -12,7 +12,9 @@ pub fn token(key: &Key, entity: Entity, normalized: &[u8], out: &mut Vec<u8>) {
     let mac = key.mac(&[b"token", entity.name().as_bytes(), normalized]);
     out.extend_from_slice(entity.name().as_bytes());
     out.push(b'_');
-    let bits = u64::from_be_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]]);
+    let bits = u64::from_be_bytes([
+        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7],
+    ]);
     for i in 0..12 {
         out.push(ALPHABET[((bits >> (59 - 5 * i)) & 31) as usize]);
     }

@@ -18,7 +18,12 @@ static RESTRICTED: LazyLock<Vec<[u8; 3]>> = LazyLock::new(|| {
 /// Appends the generalized ZIP: digits after the third become `0`, separators stay, so the
 /// column keeps its 5- or 9-digit shape.
 pub fn zip3(value: &[u8], out: &mut Vec<u8>) {
-    let digits: Vec<u8> = value.iter().copied().filter(u8::is_ascii_digit).take(3).collect();
+    let digits: Vec<u8> = value
+        .iter()
+        .copied()
+        .filter(u8::is_ascii_digit)
+        .take(3)
+        .collect();
     let restricted = digits.len() == 3 && RESTRICTED.iter().any(|r| r[..] == digits[..]);
     let mut n = 0;
     for &b in value {
@@ -37,7 +42,12 @@ mod tests {
 
     #[test]
     fn zip3_table() {
-        for (v, want) in [("62704", "62700"), ("02139-4307", "02100-0000"), ("03601", "00000"), ("89301", "00000")] {
+        for (v, want) in [
+            ("62704", "62700"),
+            ("02139-4307", "02100-0000"),
+            ("03601", "00000"),
+            ("89301", "00000"),
+        ] {
             let mut out = Vec::new();
             zip3(v.as_bytes(), &mut out);
             assert_eq!(out, want.as_bytes(), "{v}");
