@@ -74,20 +74,88 @@ pub fn check_regex(pattern: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-struct Compiled {
-    rules: Vec<Rule>,
+/// One multi-pattern regex pair over a subset of the rules.
+struct PatternSet2 {
     first: Regex,
     all: Regex,
+    /// Pattern id → rule index.
+    rule_of: Vec<u32>,
+    /// Per pattern: slot of the `value` group, and the groups named after an entity
+    /// (`(?P<ZIP>…)`), each a finding of its own so `Springfield, IL 62704` yields city and ZIP.
+    value_slot: Vec<Option<usize>>,
+    entity_slots: Vec<Vec<(usize, Entity)>>,
+}
+
+impl PatternSet2 {
+    fn build(rules: &[Rule], pick: impl Fn(&Rule) -> bool) -> Result<Option<Self>, BuildError> {
+        let rule_of: Vec<u32> = (0..rules.len() as u32).filter(|&i| pick(&rules[i as usize])).collect();
+        if rule_of.is_empty() {
+            return Ok(None);
+        }
+        let patterns: Vec<&str> = rule_of.iter().map(|&i| rules[i as usize].regex.as_str()).collect();
+        let build = |kind| {
+            Regex::builder()
+                .syntax(syntax_config())
+                .configure(meta_config(kind))
+                .build_many(&patterns)
+                .map_err(|e| BuildError::Regex(e.to_string()))
+        };
+        let first = build(MatchKind::LeftmostFirst)?;
+        let all = build(MatchKind::All)?;
+        let info = first.group_info();
+        let value_slot = (0..patterns.len())
+            .map(|i| info.to_index(PatternID::new_unchecked(i), "value"))
+            .collect();
+        let entity_slots = (0..patterns.len())
+            .map(|i| {
+                info.pattern_names(PatternID::new_unchecked(i))
+                    .enumerate()
+                    .filter_map(|(slot, name)| Some((slot, name?.parse::<Entity>().ok()?)))
+                    .collect()
+            })
+            .collect();
+        Ok(Some(PatternSet2 { first, all, rule_of, value_slot, entity_slots }))
+    }
+}
+
+/// Per-thread mutable state of one pattern set.
+struct SetCache {
+    first: meta::Cache,
+    all: meta::Cache,
+    caps: Captures,
+    patset: PatternSet,
+}
+
+impl SetCache {
+    fn new(set: &PatternSet2) -> SetCache {
+        SetCache {
+            first: set.first.create_cache(),
+            all: set.all.create_cache(),
+            caps: set.first.create_captures(),
+            patset: PatternSet::new(set.rule_of.len()),
+        }
+    }
+}
+
+struct Compiled {
+    rules: Vec<Rule>,
+    /// Rules that stand on their own: searched over the whole haystack.
+    free: Option<PatternSet2>,
+    /// Rules that require context: searched only near one of their hotwords, which is what
+    /// keeps `\b\d{9}\b` (an SSN only next to "SSN") from costing a validation on every
+    /// nine-digit number of a log.
+    near: Option<PatternSet2>,
     /// Hotwords and keywords of every rule, one automaton, ASCII case-insensitive.
     words: Option<AhoCorasick>,
-    /// Per automaton pattern: rules it is a hotword of, rules it is a keyword of.
+    /// Per automaton pattern: rules it is a hotword of, rules it is a keyword of, and whether
+    /// it is a hotword of any context-requiring rule.
     hot_of: Vec<Vec<u32>>,
     kw_of: Vec<Vec<u32>>,
-    /// Per rule: the slot of its `value` group, when it has one.
-    value_slot: Vec<Option<usize>>,
-    /// Per rule: groups named after an entity (`(?P<ZIP>…)`), each a finding of its own, so
-    /// one match of `Springfield, IL 62704` yields the city and the ZIP.
-    entity_slots: Vec<Vec<(usize, Entity)>>,
+    opens_region: Vec<bool>,
+    /// Widest window of any context-requiring rule.
+    near_window: usize,
+    /// Widest window of any rule.
+    max_window: usize,
 }
 
 /// A compiled rule set. Cheap to clone; create one [`Scanner`] per thread.
@@ -112,16 +180,8 @@ impl Detector {
     /// cannot be built.
     pub fn new(mut rules: Vec<Rule>) -> Result<Self, BuildError> {
         rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
-        let patterns: Vec<&str> = rules.iter().map(|r| r.regex.as_str()).collect();
-        let build = |kind| {
-            Regex::builder()
-                .syntax(syntax_config())
-                .configure(meta_config(kind))
-                .build_many(&patterns)
-                .map_err(|e| BuildError::Regex(e.to_string()))
-        };
-        let first = build(MatchKind::LeftmostFirst)?;
-        let all = build(MatchKind::All)?;
+        let free = PatternSet2::build(&rules, |r| !r.requires_context)?;
+        let near = PatternSet2::build(&rules, |r| r.requires_context)?;
 
         let mut words: Vec<String> = Vec::new();
         let mut hot_of: Vec<Vec<u32>> = Vec::new();
@@ -150,6 +210,10 @@ impl Detector {
                 kw_of[s].push(i as u32);
             }
         }
+        let opens_region = hot_of
+            .iter()
+            .map(|rs| rs.iter().any(|&r| rules[r as usize].requires_context))
+            .collect();
         let words_ac = if words.is_empty() {
             None
         } else {
@@ -161,32 +225,24 @@ impl Detector {
                     .map_err(|e| BuildError::Hotwords(e.to_string()))?,
             )
         };
-        let info = first.group_info();
-        let value_slot = (0..rules.len())
-            .map(|i| {
-                let pid = PatternID::new_unchecked(i);
-                info.to_index(pid, "value")
-            })
-            .collect();
-        let entity_slots = (0..rules.len())
-            .map(|i| {
-                let pid = PatternID::new_unchecked(i);
-                info.pattern_names(pid)
-                    .enumerate()
-                    .filter_map(|(slot, name)| Some((slot, name?.parse::<Entity>().ok()?)))
-                    .collect()
-            })
-            .collect();
+        let near_window = rules
+            .iter()
+            .filter(|r| r.requires_context)
+            .map(|r| r.window)
+            .max()
+            .unwrap_or(0);
+        let max_window = rules.iter().map(|r| r.window).max().unwrap_or(0);
         Ok(Detector {
             inner: Arc::new(Compiled {
                 rules,
-                first,
-                all,
+                free,
+                near,
                 words: words_ac,
                 hot_of,
                 kw_of,
-                value_slot,
-                entity_slots,
+                opens_region,
+                near_window,
+                max_window,
             }),
         })
     }
@@ -200,29 +256,44 @@ impl Detector {
     pub fn scanner(&self) -> Scanner {
         let c = &self.inner;
         Scanner {
-            cache: c.first.create_cache(),
-            all_cache: c.all.create_cache(),
-            caps: c.first.create_captures(),
-            patset: PatternSet::new(c.rules.len()),
+            free: c.free.as_ref().map(SetCache::new),
+            near: c.near.as_ref().map(SetCache::new),
+            hits: Vec::new(),
             extra: Vec::new(),
+            near_found: Vec::new(),
             inner: Arc::clone(&self.inner),
         }
     }
 }
 
+/// A hotword or keyword occurrence in the haystack.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    start: usize,
+    end: usize,
+    word: u32,
+}
+
 /// Searches haystacks with one detector; holds the mutable caches the regex engines need.
 pub struct Scanner {
     inner: Arc<Compiled>,
-    cache: meta::Cache,
-    all_cache: meta::Cache,
-    caps: Captures,
-    patset: PatternSet,
+    free: Option<SetCache>,
+    near: Option<SetCache>,
+    /// Hotword hits of the current haystack, by start.
+    hits: Vec<Hit>,
     /// Findings of entity-named groups of the last confirmed match.
     extra: Vec<Finding>,
+    near_found: Vec<Finding>,
 }
 
 fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Free,
+    Near,
 }
 
 impl Scanner {
@@ -234,28 +305,142 @@ impl Scanner {
     /// Appends to `out` the findings in `hay[from..]`, in order, not overlapping. Bytes before
     /// `from` are context only: they can hold a hotword or decide a word boundary, never a
     /// finding.
+    ///
+    /// One pass of the hotword automaton records where context words are; one pass of the
+    /// free rules' regex finds candidates; the context-requiring rules run only in the small
+    /// regions around their hotwords. Both lists are merged by start, overlaps resolved by score.
     pub fn scan(&mut self, hay: &[u8], from: usize, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let inner = Arc::clone(&self.inner);
         let field_hot = ctx.field.map(|f| self.field_hotwords(&inner, f));
-        let mut at = from;
-        while at < hay.len() {
-            let input = Input::new(hay).range(at..);
-            let Some(m) = inner.first.search_with(&mut self.cache, &input) else {
-                break;
+        let field_hot = field_hot.as_deref();
+        self.find_hits(&inner, hay, from);
+
+        // Context-requiring rules, region by region.
+        let mut near_found = std::mem::take(&mut self.near_found);
+        near_found.clear();
+        if inner.near.is_some() {
+            let field_opens = field_hot.is_some_and(|f| {
+                f.iter().any(|&r| inner.rules[r as usize].requires_context)
+            });
+            if field_opens {
+                self.search_range(&inner, Which::Near, hay, from, hay.len(), field_hot, &mut near_found);
+            } else {
+                let w = inner.near_window;
+                let mut regions: Vec<(usize, usize)> = Vec::new();
+                for h in &self.hits {
+                    if !inner.opens_region[h.word as usize] {
+                        continue;
+                    }
+                    let (rs, re) = (h.start.saturating_sub(w / 2).max(from), (h.end + w).min(hay.len()));
+                    if rs >= re {
+                        continue;
+                    }
+                    match regions.last_mut() {
+                        Some(last) if rs <= last.1 => last.1 = last.1.max(re),
+                        _ => regions.push((rs, re)),
+                    }
+                }
+                for (rs, re) in regions {
+                    self.search_range(&inner, Which::Near, hay, rs, re, field_hot, &mut near_found);
+                }
+            }
+        }
+        // Free rules over everything, merged with the above in start order.
+        let mut free_found = Vec::new();
+        if inner.free.is_some() {
+            self.search_range(&inner, Which::Free, hay, from, hay.len(), field_hot, &mut free_found);
+        }
+        let mut a = free_found.into_iter().peekable();
+        let mut b = near_found.drain(..).peekable();
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => {
+                    if x.start <= y.start {
+                        a.next()
+                    } else {
+                        b.next()
+                    }
+                }
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
             };
+            if let Some(f) = next {
+                push_resolved(out, f);
+            }
+        }
+        drop(b);
+        self.near_found = near_found;
+    }
+
+    /// Records every hotword/keyword occurrence in the part of `hay` that can be context for a
+    /// finding at or after `from`.
+    fn find_hits(&mut self, inner: &Compiled, hay: &[u8], from: usize) {
+        self.hits.clear();
+        let Some(ac) = &inner.words else { return };
+        let base = from.saturating_sub(inner.max_window);
+        for m in ac.find_overlapping_iter(&hay[base..]) {
+            let (s, e) = (base + m.start(), base + m.end());
+            if bounded(hay, s, e) {
+                self.hits.push(Hit { start: s, end: e, word: m.pattern().as_u32() });
+            }
+        }
+        // Overlapping search reports by end; order by start for the window look-ups.
+        self.hits.sort_by_key(|h| h.start);
+    }
+
+    /// Candidates of one pattern set whose match starts in `lo..hi`.
+    #[allow(clippy::too_many_arguments)]
+    fn search_range(
+        &mut self,
+        inner: &Compiled,
+        which: Which,
+        hay: &[u8],
+        lo: usize,
+        hi: usize,
+        field_hot: Option<&[u32]>,
+        out: &mut Vec<Finding>,
+    ) {
+        let Some(set) = (match which {
+            Which::Free => inner.free.as_ref(),
+            Which::Near => inner.near.as_ref(),
+        }) else {
+            return;
+        };
+        // A match may run past the region's end; it must start inside it.
+        let limit = if which == Which::Near { (hi + 256).min(hay.len()) } else { hay.len() };
+        let mut at = lo;
+        while at < hi {
+            let m = {
+                let cache = self.cache(which);
+                let input = Input::new(hay).range(at..limit);
+                set.first.search_with(&mut cache.first, &input)
+            };
+            let Some(m) = m else { break };
             let (s, e, pid) = (m.start(), m.end(), m.pattern());
-            if let Some(f) = self.confirm(&inner, hay, s, e, pid, field_hot.as_deref()) {
+            if s >= hi {
+                break;
+            }
+            if let Some(f) = self.confirm(inner, set, which, hay, s, e, pid, field_hot) {
                 self.push_with_extra(out, f);
                 at = e.max(s + 1);
                 continue;
             }
-            if let Some((f, end)) = self.fallback(&inner, hay, s, pid, field_hot.as_deref()) {
+            if let Some((f, end)) = self.fallback(inner, set, which, hay, s, limit, pid, field_hot) {
                 self.push_with_extra(out, f);
                 at = end.max(s + 1);
                 continue;
             }
             at = resume_after_failure(hay, s, e);
         }
+    }
+
+    fn cache(&mut self, which: Which) -> &mut SetCache {
+        let c = match which {
+            Which::Free => self.free.as_mut(),
+            Which::Near => self.near.as_mut(),
+        };
+        c.expect("a cache exists for every pattern set that exists")
     }
 
     fn push_with_extra(&mut self, out: &mut Vec<Finding>, f: Finding) {
@@ -282,24 +467,34 @@ impl Scanner {
         rules
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn fallback(
         &mut self,
         inner: &Compiled,
+        set: &PatternSet2,
+        which: Which,
         hay: &[u8],
         s: usize,
+        limit: usize,
         failed: PatternID,
         field_hot: Option<&[u32]>,
     ) -> Option<(Finding, usize)> {
-        self.patset.clear();
-        let input = Input::new(hay).range(s..).anchored(Anchored::Yes);
-        inner
-            .all
-            .which_overlapping_matches_with(&mut self.all_cache, &input, &mut self.patset);
-        let candidates: Vec<PatternID> = self.patset.iter().filter(|&p| p != failed).collect();
+        let candidates: Vec<PatternID> = {
+            let cache = self.cache(which);
+            cache.patset.clear();
+            let input = Input::new(hay).range(s..limit).anchored(Anchored::Yes);
+            set.all
+                .which_overlapping_matches_with(&mut cache.all, &input, &mut cache.patset);
+            cache.patset.iter().filter(|&p| p != failed).collect()
+        };
         for pid in candidates {
-            let input = Input::new(hay).range(s..).anchored(Anchored::Pattern(pid));
-            if let Some(m) = inner.first.search_with(&mut self.cache, &input) {
-                if let Some(f) = self.confirm(inner, hay, m.start(), m.end(), pid, field_hot) {
+            let m = {
+                let cache = self.cache(which);
+                let input = Input::new(hay).range(s..limit).anchored(Anchored::Pattern(pid));
+                set.first.search_with(&mut cache.first, &input)
+            };
+            if let Some(m) = m {
+                if let Some(f) = self.confirm(inner, set, which, hay, m.start(), m.end(), pid, field_hot) {
                     return Some((f, m.end()));
                 }
             }
@@ -307,72 +502,79 @@ impl Scanner {
         None
     }
 
+    /// Whether a context word of rule `r` stands within `ws..we` but outside the value itself.
+    fn has_hotword(&self, inner: &Compiled, r: u32, ws: usize, we: usize, value: (usize, usize)) -> (bool, bool) {
+        let first = self.hits.partition_point(|h| h.start < ws);
+        let (mut hot, mut kw) = (false, inner.rules[r as usize].keywords.is_empty());
+        for h in &self.hits[first..] {
+            if h.start >= we {
+                break;
+            }
+            let w = h.word as usize;
+            if !kw && inner.kw_of[w].contains(&r) {
+                kw = true;
+            }
+            if !hot && (h.end <= value.0 || h.start >= value.1) && inner.hot_of[w].contains(&r) {
+                hot = true;
+            }
+            if hot && kw {
+                break;
+            }
+        }
+        (hot, kw)
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn confirm(
         &mut self,
         inner: &Compiled,
+        set: &PatternSet2,
+        which: Which,
         hay: &[u8],
         s: usize,
         e: usize,
         pid: PatternID,
         field_hot: Option<&[u32]>,
     ) -> Option<Finding> {
-        let idx = pid.as_usize();
-        let rule = &inner.rules[idx];
+        let p = pid.as_usize();
+        let idx = set.rule_of[p];
+        let rule = &inner.rules[idx as usize];
         self.extra.clear();
-        let groups = &inner.entity_slots[idx];
-        if inner.value_slot[idx].is_some() || !groups.is_empty() {
-            let input = Input::new(hay).range(s..e).anchored(Anchored::Pattern(pid));
-            inner
-                .first
-                .search_captures_with(&mut self.cache, &input, &mut self.caps);
-        }
-        let (vs, ve) = match inner.value_slot[idx].and_then(|slot| self.caps.get_group(slot)) {
-            Some(sp) => (sp.start, sp.end),
-            None => (s, e),
+        let groups = &set.entity_slots[p];
+        let value_slot = set.value_slot[p];
+        let (vs, ve) = {
+            let cache = self.cache(which);
+            if value_slot.is_some() || !groups.is_empty() {
+                let input = Input::new(hay).range(s..e).anchored(Anchored::Pattern(pid));
+                set.first
+                    .search_captures_with(&mut cache.first, &input, &mut cache.caps);
+            }
+            match value_slot.and_then(|slot| cache.caps.get_group(slot)) {
+                Some(sp) => (sp.start, sp.end),
+                None => (s, e),
+            }
         };
         if vs >= ve {
             return None;
         }
-        let value = &hay[vs..ve];
         let check = match &rule.validator {
-            Some(v) => super::run_validator(v, value),
+            Some(v) => super::run_validator(v, &hay[vs..ve]),
             None => Check::Valid,
         };
         if check == Check::Invalid {
             return None;
         }
-        let (ws, we) = (
-            s.saturating_sub(rule.window),
-            (e + rule.window / 2).min(hay.len()),
-        );
-        let (mut hot, mut kw) = (false, rule.keywords.is_empty());
-        if let Some(ac) = &inner.words {
-            if !rule.hotwords.is_empty() || !kw {
-                let r = idx as u32;
-                for m in ac.find_overlapping_iter(&hay[ws..we]) {
-                    let (ms, me) = (ws + m.start(), ws + m.end());
-                    let p = m.pattern().as_usize();
-                    if !kw && inner.kw_of[p].contains(&r) {
-                        kw = true;
-                    }
-                    if !hot
-                        && inner.hot_of[p].contains(&r)
-                        && bounded(hay, ms, me)
-                        && (me <= s || ms >= e || (ms >= s && me <= vs) || ms >= ve)
-                    {
-                        hot = true;
-                    }
-                    if hot && kw {
-                        break;
-                    }
-                }
-            }
-        }
+        let (ws, we) = (s.saturating_sub(rule.window), (e + rule.window / 2).min(hay.len()));
+        let (mut hot, kw) = if rule.hotwords.is_empty() && rule.keywords.is_empty() {
+            (false, true)
+        } else {
+            self.has_hotword(inner, idx, ws, we, (vs, ve))
+        };
         if !kw {
             return None;
         }
         if !hot {
-            hot = field_hot.is_some_and(|f| f.binary_search(&(idx as u32)).is_ok());
+            hot = field_hot.is_some_and(|f| f.binary_search(&idx).is_ok());
         }
         if rule.requires_context && !hot {
             return None;
@@ -385,24 +587,20 @@ impl Scanner {
             (true, false) => return None,
             (true, true) => (rule.context_score - 0.25).max(0.0),
         };
+        let cache = self.cache(which);
+        let mut extra = Vec::new();
         for &(slot, entity) in groups {
-            if let Some(sp) = self.caps.get_group(slot) {
+            if let Some(sp) = cache.caps.get_group(slot) {
                 if sp.start < sp.end {
-                    self.extra.push(Finding {
-                        start: sp.start,
-                        end: sp.end,
-                        rule: idx as u32,
-                        entity,
-                        score,
-                        test_value,
-                    });
+                    extra.push(Finding { start: sp.start, end: sp.end, rule: idx, entity, score, test_value });
                 }
             }
         }
+        self.extra = extra;
         Some(Finding {
             start: vs,
             end: ve,
-            rule: idx as u32,
+            rule: idx,
             entity: rule.entity,
             score,
             test_value,
