@@ -210,6 +210,29 @@ impl Detector {
                 kw_of[s].push(i as u32);
             }
         }
+        // Hits are found leftmost-longest (faster than overlapping), so a word also stands for
+        // every shorter word inside it: `ssn#` carries the rules of `ssn`.
+        let contained = |outer: &str, inner: &str| {
+            outer.len() > inner.len()
+                && outer.match_indices(inner).any(|(i, _)| {
+                    let b = outer.as_bytes();
+                    let j = i + inner.len();
+                    (i == 0 || !b[i - 1].is_ascii_alphanumeric()) && (j == b.len() || !b[j].is_ascii_alphanumeric())
+                })
+        };
+        let (hot_direct, kw_direct) = (hot_of.clone(), kw_of.clone());
+        for (i, outer) in words.iter().enumerate() {
+            for (j, inner) in words.iter().enumerate() {
+                if i != j && contained(outer, inner) {
+                    hot_of[i].extend_from_slice(&hot_direct[j]);
+                    kw_of[i].extend_from_slice(&kw_direct[j]);
+                }
+            }
+            hot_of[i].sort_unstable();
+            hot_of[i].dedup();
+            kw_of[i].sort_unstable();
+            kw_of[i].dedup();
+        }
         let opens_region = hot_of
             .iter()
             .map(|rs| rs.iter().any(|&r| rules[r as usize].requires_context))
@@ -220,7 +243,8 @@ impl Detector {
             Some(
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
-                    .match_kind(AcMatchKind::Standard)
+                    .match_kind(AcMatchKind::LeftmostLongest)
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                     .build(&words)
                     .map_err(|e| BuildError::Hotwords(e.to_string()))?,
             )
@@ -379,14 +403,12 @@ impl Scanner {
         self.hits.clear();
         let Some(ac) = &inner.words else { return };
         let base = from.saturating_sub(inner.max_window);
-        for m in ac.find_overlapping_iter(&hay[base..]) {
+        for m in ac.find_iter(&hay[base..]) {
             let (s, e) = (base + m.start(), base + m.end());
             if bounded(hay, s, e) {
                 self.hits.push(Hit { start: s, end: e, word: m.pattern().as_u32() });
             }
         }
-        // Overlapping search reports by end; order by start for the window look-ups.
-        self.hits.sort_by_key(|h| h.start);
     }
 
     /// Candidates of one pattern set whose match starts in `lo..hi`.
@@ -458,7 +480,7 @@ impl Scanner {
     fn field_hotwords(&self, inner: &Compiled, field: &str) -> Vec<u32> {
         let mut rules = Vec::new();
         if let Some(ac) = &inner.words {
-            for m in ac.find_overlapping_iter(field.as_bytes()) {
+            for m in ac.find_iter(field.as_bytes()) {
                 rules.extend_from_slice(&inner.hot_of[m.pattern().as_usize()]);
             }
         }
@@ -511,10 +533,10 @@ impl Scanner {
                 break;
             }
             let w = h.word as usize;
-            if !kw && inner.kw_of[w].contains(&r) {
+            if !kw && inner.kw_of[w].binary_search(&r).is_ok() {
                 kw = true;
             }
-            if !hot && (h.end <= value.0 || h.start >= value.1) && inner.hot_of[w].contains(&r) {
+            if !hot && (h.end <= value.0 || h.start >= value.1) && inner.hot_of[w].binary_search(&r).is_ok() {
                 hot = true;
             }
             if hot && kw {
