@@ -189,7 +189,11 @@ fn process(
             }
         }
         rel.push(Rel {
-            f: Finding { start: s, end: e, ..*f },
+            f: Finding {
+                start: s,
+                end: e,
+                ..*f
+            },
             line,
             col,
             char_start: cs,
@@ -370,10 +374,22 @@ mod tests {
         }
     }
 
-    fn run_with(engine: &Engine, input: &[u8], limits: ChunkLimits, threads: usize, mode: Mode) -> (Vec<u8>, Vec<Located>) {
+    fn run_with(
+        engine: &Engine,
+        input: &[u8],
+        limits: ChunkLimits,
+        threads: usize,
+        mode: Mode,
+    ) -> (Vec<u8>, Vec<Located>) {
         let mut out = Vec::new();
         let mut found = Vec::new();
-        let opts = RunOptions { mode, threads, limits, interactive: false, char_offsets: true };
+        let opts = RunOptions {
+            mode,
+            threads,
+            limits,
+            interactive: false,
+            char_offsets: true,
+        };
         run(engine, &mut &input[..], Some(&mut out), opts, |l| {
             found.push(l.clone());
             Ok(())
@@ -401,23 +417,47 @@ mod tests {
                 input.extend_from_slice(b"SSN\n536228726 on the next line\n");
             }
         }
-        let (want_out, want_found) = run_with(&engine, &input, ChunkLimits::default(), 1, Mode::Scrub);
+        let (want_out, want_found) =
+            run_with(&engine, &input, ChunkLimits::default(), 1, Mode::Scrub);
         assert!(want_found.len() > 400, "{}", want_found.len());
         for f in &want_found {
-            let line_start = input[..f.start as usize].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-            assert_eq!(f.line, 1 + input[..f.start as usize].iter().filter(|&&b| b == b'\n').count() as u64);
-            assert_eq!(f.column, 1 + String::from_utf8_lossy(&input[line_start..f.start as usize]).chars().count() as u64);
-            assert_eq!(f.char_start.unwrap(), String::from_utf8_lossy(&input[..f.start as usize]).chars().count() as u64);
+            let line_start = input[..f.start as usize]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
+            assert_eq!(
+                f.line,
+                1 + input[..f.start as usize]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count() as u64
+            );
+            assert_eq!(
+                f.column,
+                1 + String::from_utf8_lossy(&input[line_start..f.start as usize])
+                    .chars()
+                    .count() as u64
+            );
+            assert_eq!(
+                f.char_start.unwrap(),
+                String::from_utf8_lossy(&input[..f.start as usize])
+                    .chars()
+                    .count() as u64
+            );
         }
         for target in [1usize, 13, 100, 4096] {
             for threads in [1, 3] {
-                let limits = ChunkLimits { target, hard_max: 1 << 20 };
+                let limits = ChunkLimits {
+                    target,
+                    hard_max: 1 << 20,
+                };
                 let (out, found) = run_with(&engine, &input, limits, threads, Mode::Scrub);
                 assert_eq!(found, want_found, "target {target} threads {threads}");
                 assert_eq!(out, want_out, "target {target} threads {threads}");
             }
         }
-        let (scan_out, scan_found) = run_with(&engine, &input, ChunkLimits::default(), 2, Mode::Scan);
+        let (scan_out, scan_found) =
+            run_with(&engine, &input, ChunkLimits::default(), 2, Mode::Scan);
         assert!(scan_out.is_empty());
         assert_eq!(scan_found, want_found);
     }

@@ -87,12 +87,25 @@ struct PatternSet2 {
 }
 
 impl PatternSet2 {
-    fn build(rules: &[Rule], pick: impl Fn(&Rule) -> bool) -> Result<Option<Self>, BuildError> {
-        let rule_of: Vec<u32> = (0..rules.len() as u32).filter(|&i| pick(&rules[i as usize])).collect();
+    fn build(
+        rules: &[Rule],
+        pick: impl Fn(&Rule) -> bool,
+        openers: Option<&str>,
+    ) -> Result<Option<Self>, BuildError> {
+        let mut rule_of: Vec<u32> = (0..rules.len() as u32)
+            .filter(|&i| pick(&rules[i as usize]))
+            .collect();
+        let mut patterns: Vec<&str> = rule_of
+            .iter()
+            .map(|&i| rules[i as usize].regex.as_str())
+            .collect();
+        if let Some(o) = openers {
+            patterns.push(o);
+            rule_of.push(OPENER);
+        }
         if rule_of.is_empty() {
             return Ok(None);
         }
-        let patterns: Vec<&str> = rule_of.iter().map(|&i| rules[i as usize].regex.as_str()).collect();
         let build = |kind| {
             Regex::builder()
                 .syntax(syntax_config())
@@ -114,8 +127,57 @@ impl PatternSet2 {
                     .collect()
             })
             .collect();
-        Ok(Some(PatternSet2 { first, all, rule_of, value_slot, entity_slots }))
+        Ok(Some(PatternSet2 {
+            first,
+            all,
+            rule_of,
+            value_slot,
+            entity_slots,
+        }))
     }
+}
+
+/// Pattern "rule" index of the opener pattern: the hotwords of context-requiring rules, matched
+/// in the same DFA pass as the free rules so finding them costs no pass of its own.
+const OPENER: u32 = u32::MAX;
+
+/// One alternation of words, case-insensitive, with a word boundary on each side that is a
+/// letter or digit (`ss#` ends in `#`, so no boundary can follow it).
+fn opener_pattern(words: &[String]) -> Option<String> {
+    if words.is_empty() {
+        return None;
+    }
+    let mut alts: Vec<String> = words
+        .iter()
+        .map(|w| {
+            let b = w.as_bytes();
+            let pre = if b.first().is_some_and(u8::is_ascii_alphanumeric) {
+                r"\b"
+            } else {
+                ""
+            };
+            let post = if b.last().is_some_and(u8::is_ascii_alphanumeric) {
+                r"\b"
+            } else {
+                ""
+            };
+            format!("{pre}{}{post}", regex_syntax_escape(w))
+        })
+        .collect();
+    // Longest first, so `social security` wins over `social` at the same place.
+    alts.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    Some(format!("(?i:{})", alts.join("|")))
+}
+
+fn regex_syntax_escape(w: &str) -> String {
+    let mut out = String::with_capacity(w.len() * 2);
+    for c in w.chars() {
+        if "\\.+*?()|[]{}^$#&-~ ".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Per-thread mutable state of one pattern set.
@@ -151,11 +213,8 @@ struct Compiled {
     /// it is a hotword of any context-requiring rule.
     hot_of: Vec<Vec<u32>>,
     kw_of: Vec<Vec<u32>>,
-    opens_region: Vec<bool>,
     /// Widest window of any context-requiring rule.
     near_window: usize,
-    /// Widest window of any rule.
-    max_window: usize,
 }
 
 /// A compiled rule set. Cheap to clone; create one [`Scanner`] per thread.
@@ -180,8 +239,16 @@ impl Detector {
     /// cannot be built.
     pub fn new(mut rules: Vec<Rule>) -> Result<Self, BuildError> {
         rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
-        let free = PatternSet2::build(&rules, |r| !r.requires_context)?;
-        let near = PatternSet2::build(&rules, |r| r.requires_context)?;
+        let mut openers: Vec<String> = rules
+            .iter()
+            .filter(|r| r.requires_context)
+            .flat_map(|r| r.hotwords.iter().map(|w| w.to_ascii_lowercase()))
+            .collect();
+        openers.sort();
+        openers.dedup();
+        let opener = opener_pattern(&openers);
+        let free = PatternSet2::build(&rules, |r| !r.requires_context, opener.as_deref())?;
+        let near = PatternSet2::build(&rules, |r| r.requires_context, None)?;
 
         let mut words: Vec<String> = Vec::new();
         let mut hot_of: Vec<Vec<u32>> = Vec::new();
@@ -217,7 +284,8 @@ impl Detector {
                 && outer.match_indices(inner).any(|(i, _)| {
                     let b = outer.as_bytes();
                     let j = i + inner.len();
-                    (i == 0 || !b[i - 1].is_ascii_alphanumeric()) && (j == b.len() || !b[j].is_ascii_alphanumeric())
+                    (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+                        && (j == b.len() || !b[j].is_ascii_alphanumeric())
                 })
         };
         let (hot_direct, kw_direct) = (hot_of.clone(), kw_of.clone());
@@ -233,10 +301,6 @@ impl Detector {
             kw_of[i].sort_unstable();
             kw_of[i].dedup();
         }
-        let opens_region = hot_of
-            .iter()
-            .map(|rs| rs.iter().any(|&r| rules[r as usize].requires_context))
-            .collect();
         let words_ac = if words.is_empty() {
             None
         } else {
@@ -255,7 +319,6 @@ impl Detector {
             .map(|r| r.window)
             .max()
             .unwrap_or(0);
-        let max_window = rules.iter().map(|r| r.window).max().unwrap_or(0);
         Ok(Detector {
             inner: Arc::new(Compiled {
                 rules,
@@ -264,9 +327,7 @@ impl Detector {
                 words: words_ac,
                 hot_of,
                 kw_of,
-                opens_region,
                 near_window,
-                max_window,
             }),
         })
     }
@@ -283,6 +344,7 @@ impl Detector {
             free: c.free.as_ref().map(SetCache::new),
             near: c.near.as_ref().map(SetCache::new),
             hits: Vec::new(),
+            openers: Vec::new(),
             extra: Vec::new(),
             near_found: Vec::new(),
             inner: Arc::clone(&self.inner),
@@ -303,8 +365,10 @@ pub struct Scanner {
     inner: Arc<Compiled>,
     free: Option<SetCache>,
     near: Option<SetCache>,
-    /// Hotword hits of the current haystack, by start.
+    /// Hotword hits of the window under test.
     hits: Vec<Hit>,
+    /// Where the free pass met a hotword of a context-requiring rule.
+    openers: Vec<(usize, usize)>,
     /// Findings of entity-named groups of the last confirmed match.
     extra: Vec<Finding>,
     near_found: Vec<Finding>,
@@ -337,25 +401,56 @@ impl Scanner {
         let inner = Arc::clone(&self.inner);
         let field_hot = ctx.field.map(|f| self.field_hotwords(&inner, f));
         let field_hot = field_hot.as_deref();
-        self.find_hits(&inner, hay, from);
+        self.openers.clear();
+
+        // Free rules over everything; the same pass notes where region-opening hotwords are.
+        let mut free_found = Vec::new();
+        if inner.free.is_some() {
+            self.search_range(
+                &inner,
+                Which::Free,
+                hay,
+                from,
+                hay.len(),
+                field_hot,
+                &mut free_found,
+            );
+        }
+        // The context before `from` may hold a hotword the free pass did not see.
+        if inner.near.is_some() && from > 0 {
+            let lo = from.saturating_sub(inner.near_window);
+            if let Some(ac) = &inner.words {
+                for m in ac.find_iter(&hay[lo..from]) {
+                    let (s, e) = (lo + m.start(), lo + m.end());
+                    if bounded(hay, s, e) {
+                        self.openers.push((s, e));
+                    }
+                }
+            }
+            self.openers.sort_unstable();
+        }
 
         // Context-requiring rules, region by region.
         let mut near_found = std::mem::take(&mut self.near_found);
         near_found.clear();
         if inner.near.is_some() {
-            let field_opens = field_hot.is_some_and(|f| {
-                f.iter().any(|&r| inner.rules[r as usize].requires_context)
-            });
+            let field_opens = field_hot
+                .is_some_and(|f| f.iter().any(|&r| inner.rules[r as usize].requires_context));
             if field_opens {
-                self.search_range(&inner, Which::Near, hay, from, hay.len(), field_hot, &mut near_found);
+                self.search_range(
+                    &inner,
+                    Which::Near,
+                    hay,
+                    from,
+                    hay.len(),
+                    field_hot,
+                    &mut near_found,
+                );
             } else {
                 let w = inner.near_window;
                 let mut regions: Vec<(usize, usize)> = Vec::new();
-                for h in &self.hits {
-                    if !inner.opens_region[h.word as usize] {
-                        continue;
-                    }
-                    let (rs, re) = (h.start.saturating_sub(w / 2).max(from), (h.end + w).min(hay.len()));
+                for &(hs, he) in &self.openers {
+                    let (rs, re) = (hs.saturating_sub(w / 2).max(from), (he + w).min(hay.len()));
                     if rs >= re {
                         continue;
                     }
@@ -368,11 +463,6 @@ impl Scanner {
                     self.search_range(&inner, Which::Near, hay, rs, re, field_hot, &mut near_found);
                 }
             }
-        }
-        // Free rules over everything, merged with the above in start order.
-        let mut free_found = Vec::new();
-        if inner.free.is_some() {
-            self.search_range(&inner, Which::Free, hay, from, hay.len(), field_hot, &mut free_found);
         }
         let mut a = free_found.into_iter().peekable();
         let mut b = near_found.drain(..).peekable();
@@ -397,20 +487,6 @@ impl Scanner {
         self.near_found = near_found;
     }
 
-    /// Records every hotword/keyword occurrence in the part of `hay` that can be context for a
-    /// finding at or after `from`.
-    fn find_hits(&mut self, inner: &Compiled, hay: &[u8], from: usize) {
-        self.hits.clear();
-        let Some(ac) = &inner.words else { return };
-        let base = from.saturating_sub(inner.max_window);
-        for m in ac.find_iter(&hay[base..]) {
-            let (s, e) = (base + m.start(), base + m.end());
-            if bounded(hay, s, e) {
-                self.hits.push(Hit { start: s, end: e, word: m.pattern().as_u32() });
-            }
-        }
-    }
-
     /// Candidates of one pattern set whose match starts in `lo..hi`.
     #[allow(clippy::too_many_arguments)]
     fn search_range(
@@ -430,7 +506,11 @@ impl Scanner {
             return;
         };
         // A match may run past the region's end; it must start inside it.
-        let limit = if which == Which::Near { (hi + 256).min(hay.len()) } else { hay.len() };
+        let limit = if which == Which::Near {
+            (hi + 256).min(hay.len())
+        } else {
+            hay.len()
+        };
         let mut at = lo;
         while at < hi {
             let m = {
@@ -443,12 +523,20 @@ impl Scanner {
             if s >= hi {
                 break;
             }
+            if set.rule_of[pid.as_usize()] == OPENER {
+                if bounded(hay, s, e) {
+                    self.openers.push((s, e));
+                }
+                at = e.max(s + 1);
+                continue;
+            }
             if let Some(f) = self.confirm(inner, set, which, hay, s, e, pid, field_hot) {
                 self.push_with_extra(out, f);
                 at = e.max(s + 1);
                 continue;
             }
-            if let Some((f, end)) = self.fallback(inner, set, which, hay, s, limit, pid, field_hot) {
+            if let Some((f, end)) = self.fallback(inner, set, which, hay, s, limit, pid, field_hot)
+            {
                 self.push_with_extra(out, f);
                 at = end.max(s + 1);
                 continue;
@@ -507,16 +595,24 @@ impl Scanner {
             let input = Input::new(hay).range(s..limit).anchored(Anchored::Yes);
             set.all
                 .which_overlapping_matches_with(&mut cache.all, &input, &mut cache.patset);
-            cache.patset.iter().filter(|&p| p != failed).collect()
+            cache
+                .patset
+                .iter()
+                .filter(|&p| p != failed && set.rule_of[p.as_usize()] != OPENER)
+                .collect()
         };
         for pid in candidates {
             let m = {
                 let cache = self.cache(which);
-                let input = Input::new(hay).range(s..limit).anchored(Anchored::Pattern(pid));
+                let input = Input::new(hay)
+                    .range(s..limit)
+                    .anchored(Anchored::Pattern(pid));
                 set.first.search_with(&mut cache.first, &input)
             };
             if let Some(m) = m {
-                if let Some(f) = self.confirm(inner, set, which, hay, m.start(), m.end(), pid, field_hot) {
+                if let Some(f) =
+                    self.confirm(inner, set, which, hay, m.start(), m.end(), pid, field_hot)
+                {
                     return Some((f, m.end()));
                 }
             }
@@ -524,19 +620,42 @@ impl Scanner {
         None
     }
 
-    /// Whether a context word of rule `r` stands within `ws..we` but outside the value itself.
-    fn has_hotword(&self, inner: &Compiled, r: u32, ws: usize, we: usize, value: (usize, usize)) -> (bool, bool) {
-        let first = self.hits.partition_point(|h| h.start < ws);
+    /// Whether a context word of rule `r` stands within `ws..we` but outside the value itself,
+    /// and whether one of its keywords does. Searched only for candidates that passed their
+    /// validator, which in clean text are few.
+    fn has_hotword(
+        &mut self,
+        inner: &Compiled,
+        r: u32,
+        ws: usize,
+        we: usize,
+        hay: &[u8],
+        value: (usize, usize),
+    ) -> (bool, bool) {
         let (mut hot, mut kw) = (false, inner.rules[r as usize].keywords.is_empty());
-        for h in &self.hits[first..] {
-            if h.start >= we {
-                break;
+        let Some(ac) = &inner.words else {
+            return (hot, kw);
+        };
+        self.hits.clear();
+        for m in ac.find_iter(&hay[ws..we]) {
+            let (s, e) = (ws + m.start(), ws + m.end());
+            if bounded(hay, s, e) {
+                self.hits.push(Hit {
+                    start: s,
+                    end: e,
+                    word: m.pattern().as_u32(),
+                });
             }
+        }
+        for h in &self.hits {
             let w = h.word as usize;
             if !kw && inner.kw_of[w].binary_search(&r).is_ok() {
                 kw = true;
             }
-            if !hot && (h.end <= value.0 || h.start >= value.1) && inner.hot_of[w].binary_search(&r).is_ok() {
+            if !hot
+                && (h.end <= value.0 || h.start >= value.1)
+                && inner.hot_of[w].binary_search(&r).is_ok()
+            {
                 hot = true;
             }
             if hot && kw {
@@ -586,11 +705,14 @@ impl Scanner {
         if check == Check::Invalid {
             return None;
         }
-        let (ws, we) = (s.saturating_sub(rule.window), (e + rule.window / 2).min(hay.len()));
+        let (ws, we) = (
+            s.saturating_sub(rule.window),
+            (e + rule.window / 2).min(hay.len()),
+        );
         let (mut hot, kw) = if rule.hotwords.is_empty() && rule.keywords.is_empty() {
             (false, true)
         } else {
-            self.has_hotword(inner, idx, ws, we, (vs, ve))
+            self.has_hotword(inner, idx, ws, we, hay, (vs, ve))
         };
         if !kw {
             return None;
@@ -614,7 +736,14 @@ impl Scanner {
         for &(slot, entity) in groups {
             if let Some(sp) = cache.caps.get_group(slot) {
                 if sp.start < sp.end {
-                    extra.push(Finding { start: sp.start, end: sp.end, rule: idx, entity, score, test_value });
+                    extra.push(Finding {
+                        start: sp.start,
+                        end: sp.end,
+                        rule: idx,
+                        entity,
+                        score,
+                        test_value,
+                    });
                 }
             }
         }
