@@ -34,6 +34,20 @@ pub enum ReportFormat {
     Presidio,
 }
 
+/// One finding as `jsonl` and `json` write it; the field order is the documented one.
+#[derive(serde::Serialize)]
+struct JsonFinding<'a> {
+    path: &'a str,
+    line: u64,
+    column: u64,
+    start: u64,
+    end: u64,
+    entity: &'static str,
+    rule: &'a str,
+    score: f64,
+    fingerprint: Option<&'a str>,
+}
+
 /// Collects findings and writes them in the chosen format.
 pub struct Report<W: Write> {
     format: ReportFormat,
@@ -84,28 +98,36 @@ impl<W: Write> Report<W> {
     /// Writing failed.
     pub fn finding(&mut self, path: &str, f: &Located) -> io::Result<()> {
         *self.totals.entry(f.entity).or_default() += 1;
-        *self
-            .by_file
-            .entry(path.to_string())
-            .or_default()
-            .entry(f.entity)
-            .or_default() += 1;
+        // No allocation per finding once a file has been seen.
+        match self.by_file.get_mut(path) {
+            Some(counts) => *counts.entry(f.entity).or_default() += 1,
+            None => {
+                self.by_file
+                    .insert(path.to_string(), BTreeMap::from([(f.entity, 1)]));
+            }
+        }
         let rule = self
             .rule_ids
             .get(f.rule as usize)
             .map_or("?", String::as_str);
         match self.format {
             ReportFormat::Jsonl | ReportFormat::Json => {
-                let v = json!({
-                    "path": path, "line": f.line, "column": f.column, "start": f.start,
-                    "end": f.end, "entity": f.entity.name(), "rule": rule,
-                    "score": round(f.score), "fingerprint": f.fingerprint,
-                });
+                let rec = JsonFinding {
+                    path,
+                    line: f.line,
+                    column: f.column,
+                    start: f.start,
+                    end: f.end,
+                    entity: f.entity.name(),
+                    rule,
+                    score: round(f.score),
+                    fingerprint: f.fingerprint.as_deref(),
+                };
                 if self.format == ReportFormat::Jsonl {
-                    serde_json::to_writer(&mut self.out, &v)?;
+                    serde_json::to_writer(&mut self.out, &rec)?;
                     self.out.write_all(b"\n")?;
                 } else {
-                    self.kept.push(v);
+                    self.kept.push(serde_json::to_value(&rec)?);
                 }
             }
             ReportFormat::Presidio => self.file_results.push(json!({
