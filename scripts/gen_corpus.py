@@ -1050,6 +1050,11 @@ CAP_PHRASES = ["Connection Reset by peer", "Will retry", "May be stale", "Mark S
                "Faith Check ok", "Frank Error handler", "Jack Plug probe", "Penny Cache warm"]
 
 
+def fld(key: str, text: str, typ: str | None = None) -> tuple[str, list[Piece]]:
+    """A log field whose value is a single piece."""
+    return (key, [(text, typ)])
+
+
 class LogGen(Gen):
     """Application log lines. ``dated`` decides whether timestamps carry a date."""
 
@@ -1084,49 +1089,48 @@ class LogGen(Gen):
         k = rng.randint(0, 15)
         size = rng.choice([rng.randint(80, 999), rng.randint(1000, 99999), rng.randint(10**5, 10**7)])
         if k <= 4:
-            return [("msg", [(f"{rng.choice(METHODS)} {path} {rng.choice(STATUS)}", None)]),
-                    ("size", [(str(size), None)]), ("dur", [(f"{rng.randint(1, 3000)}ms", None)]),
-                    ("request_id", [(self.hexs(12), None)])]
+            return [fld("msg", f"{rng.choice(METHODS)} {path} {rng.choice(STATUS)}"),
+                    fld("size", str(size)), fld("dur", f"{rng.randint(1, 3000)}ms"),
+                    fld("request_id", self.hexs(12))]
         if k == 5:
-            return [("msg", [("cache miss", None)]), ("key", [(f"sess:{self.hexs(24)}", None)]),
-                    ("ttl", [(f"{rng.randint(1, 3600)}s", None)])]
+            return [fld("msg", "cache miss"), fld("key", f"sess:{self.hexs(24)}"),
+                    fld("ttl", f"{rng.randint(1, 3600)}s")]
         if k == 6:
-            return [("msg", [(f"retrying upstream request attempt={rng.randint(1, 5)}", None)]),
-                    ("backoff", [(f"{rng.randint(10, 5000)}ms", None)]),
-                    ("upstream", [(f"{rng.choice(SERVICES)}:{rng.choice([80, 443, 8080, 9090])}", None)])]
+            return [fld("msg", f"retrying upstream request attempt={rng.randint(1, 5)}"),
+                    fld("backoff", f"{rng.randint(10, 5000)}ms"),
+                    fld("upstream", f"{rng.choice(SERVICES)}:{rng.choice([80, 443, 8080, 9090])}")]
         if k == 7:
-            return [("msg", [(rng.choice(CAP_PHRASES), None)]),
-                    ("thread", [(f"pool-{rng.randint(1, 9)}-thread-{rng.randint(1, 64)}", None)])]
+            return [fld("msg", rng.choice(CAP_PHRASES)),
+                    fld("thread", f"pool-{rng.randint(1, 9)}-thread-{rng.randint(1, 64)}")]
         if k == 8:
-            return [("msg", [("slow query", None)]), ("duration", [(f"{rng.randint(500, 30000)}ms", None)]),
-                    ("table", [(rng.choice(["encounters", "orders", "audit_log", "jobs", "claims"]), None)]),
-                    ("rows", [(str(rng.randint(0, 500000)), None)])]
+            return [fld("msg", "slow query"), fld("duration", f"{rng.randint(500, 30000)}ms"),
+                    fld("table", rng.choice(["encounters", "orders", "audit_log", "jobs", "claims"])),
+                    fld("rows", str(rng.randint(0, 500000)))]
         if k == 9:
-            return [("msg", [("uploaded object", None)]), ("sha256", [(self.hexs(64), None)]),
-                    ("bytes", [(str(size), None)])]
+            return [fld("msg", "uploaded object"), fld("sha256", self.hexs(64)),
+                    fld("bytes", str(size))]
         if k == 10:
-            return [("msg", [("job finished", None)]), ("job", [(rng.choice(["reindex", "nightly-export",
-                                                                            "gc-sweep", "reconcile"]), None)]),
-                    ("trace_id", [(self.hexs(32), None)]), ("processed", [(str(rng.randint(0, 10**6)), None)]),
-                    ("elapsed", [(f"{rng.uniform(0.01, 900):.3f}s", None)])]
+            return [fld("msg", "job finished"), fld("job", rng.choice(["reindex", "nightly-export", "gc-sweep", "reconcile"])),
+                    fld("trace_id", self.hexs(32)), fld("processed", str(rng.randint(0, 10**6))),
+                    fld("elapsed", f"{rng.uniform(0.01, 900):.3f}s")]
         if k == 11:
             v = f"{rng.randint(1, 12)}.{rng.randint(0, 40)}.{rng.randint(0, 20)}.{rng.randint(0, 9999)}"
-            return [("msg", [("service started", None)]), ("version", [(v, None)]),
-                    ("build", [(self.hexs(7), None)]), ("pid", [(str(rng.randint(100, 99999)), None)])]
+            return [fld("msg", "service started"), fld("version", v),
+                    fld("build", self.hexs(7)), fld("pid", str(rng.randint(100, 99999)))]
         if k == 12:
-            return [("msg", [("event published", None)]), ("event_id", [(self.uuid(), None)]),
-                    ("topic", [(rng.choice(["orders.v1", "audit", "metrics", "jobs.retry"]), None)]),
-                    ("offset", [(str(rng.randint(10**8, 10**10)), None)])]
+            return [fld("msg", "event published"), fld("event_id", self.uuid()),
+                    fld("topic", rng.choice(["orders.v1", "audit", "metrics", "jobs.retry"])),
+                    fld("offset", str(rng.randint(10**8, 10**10)))]
         if k == 13:
-            return [("msg", [("GC pause", None)]), ("young_ms", [(str(rng.randint(1, 300)), None)]),
-                    ("heap_used", [(f"{rng.randint(100, 8000)}M", None)]),
-                    ("seq", [(str(rng.randint(10**8, 10**9 - 1)), None)])]
+            return [fld("msg", "GC pause"), fld("young_ms", str(rng.randint(1, 300))),
+                    fld("heap_used", f"{rng.randint(100, 8000)}M"),
+                    fld("seq", str(rng.randint(10**8, 10**9 - 1)))]
         if k == 14:
-            return [("msg", [("health check ok", None)]), ("latency_us", [(str(rng.randint(50, 99999)), None)]),
-                    ("checks", [(str(rng.randint(1, 12)), None)])]
-        return [("msg", [("connection pool stats", None)]), ("active", [(str(rng.randint(0, 64)), None)]),
-                ("idle", [(str(rng.randint(0, 64)), None)]), ("waiters", [(str(rng.randint(0, 9)), None)]),
-                ("conn_id", [(self.uuid(), None)])]
+            return [fld("msg", "health check ok"), fld("latency_us", str(rng.randint(50, 99999))),
+                    fld("checks", str(rng.randint(1, 12)))]
+        return [fld("msg", "connection pool stats"), fld("active", str(rng.randint(0, 64))),
+                fld("idle", str(rng.randint(0, 64))), fld("waiters", str(rng.randint(0, 9))),
+                fld("conn_id", self.uuid())]
 
     # -- PHI bodies ----------------------------------------------------------------------
     def phi_fields(self) -> list[tuple[str, list[Piece]]]:
@@ -1134,99 +1138,98 @@ class LogGen(Gen):
         p = self.persona()
         full = f"{p.first} {p.last}"
         k = rng.randint(0, 17)
-        rid = ("request_id", [(self.hexs(12), None)])
+        rid = fld("request_id", self.hexs(12))
         if k == 0:
-            return [("msg", [("patient lookup", None)]), ("mrn", [(self.mrn(), "MRN")]), rid]
+            return [fld("msg", "patient lookup"), fld("mrn", self.mrn(), "MRN"), rid]
         if k == 1:
-            return [("msg", [("registration created", None)]), ("patient_name", [(full, "NAME")]),
+            return [fld("msg", "registration created"), fld("patient_name", full, "NAME"),
                     ("dob", self.date_pieces(p.dob, rng.choice(["iso", "iso", "mdy"]))),
-                    ("phone", [(self.phone(ext_ok=False) if self.chance(0.6) else self.phone_digits(),
-                                "PHONE")])]
+                    fld("phone", self.phone(ext_ok=False) if self.chance(0.6) else self.phone_digits(), "PHONE")]
         if k == 2:
-            return [("msg", [("eligibility check", None)]), ("member_id", [(self.member_id(), "HEALTH_PLAN_ID")]),
-                    ("payer", [(rng.choice(PAYERS), None)]), rid]
+            return [fld("msg", "eligibility check"), fld("member_id", self.member_id(), "HEALTH_PLAN_ID"),
+                    fld("payer", rng.choice(PAYERS)), rid]
         if k == 3:
-            return [("msg", [("address updated", None)]), ("address", [(p.street, "LOCATION"),
+            return [fld("msg", "address updated"), ("address", [(p.street, "LOCATION"),
                                                                        (", ", None), (p.city, "LOCATION"), (", ", None),
                                                                        (p.state, None), (" ", None), (p.zip, "ZIP")])]
         if k == 4:
-            return [("msg", [("login ok", None)]), ("email", [(p.email, "EMAIL")]),
-                    ("client_ip", [(self.ipv4() if self.chance(0.8) else self.ipv6(), "IP_ADDRESS")])]
+            return [fld("msg", "login ok"), fld("email", p.email, "EMAIL"),
+                    fld("client_ip", self.ipv4() if self.chance(0.8) else self.ipv6(), "IP_ADDRESS")]
         if k == 5:
             ssn = self.ssn()
             if self.chance(0.25):
                 ssn = ssn.replace("-", "")
-            return [("msg", [("export row", None)]), ("ssn", [(ssn, "SSN")]),
-                    ("first_name", [(p.first, "NAME")]), ("last_name", [(p.last, "NAME")])]
+            return [fld("msg", "export row"), fld("ssn", ssn, "SSN"),
+                    fld("first_name", p.first, "NAME"), fld("last_name", p.last, "NAME")]
         if k == 6:
-            return [("msg", [("device paired", None)]), ("device_id", [(self.serial(), "DEVICE_ID")]),
-                    ("mac", [(self.mac(), "DEVICE_ID")])]
+            return [fld("msg", "device paired"), fld("device_id", self.serial(), "DEVICE_ID"),
+                    fld("mac", self.mac(), "DEVICE_ID")]
         if k == 7:
             return [("msg", [("appointment reminder sent to ", None), (full, "NAME"), (" at ", None),
                              (self.phone(ext_ok=False), "PHONE")]), rid]
         if k == 8:
-            return [("msg", [("claim submitted", None)]), ("claim_id", [(self.other_id("claim"), "OTHER_ID")]),
-                    ("account", [(self.account(), "ACCOUNT_NUMBER")])]
+            return [fld("msg", "claim submitted"), fld("claim_id", self.other_id("claim"), "OTHER_ID"),
+                    fld("account", self.account(), "ACCOUNT_NUMBER")]
         if k == 9:
-            return [("msg", [("age check", None)]), ("age", [(str(p.age), "AGE_OVER_89" if p.age > 89 else None)]),
-                    ("patient_id", [(self.uuid(), "OTHER_ID")])]
+            return [fld("msg", "age check"), fld("age", str(p.age), "AGE_OVER_89" if p.age > 89 else None),
+                    fld("patient_id", self.uuid(), "OTHER_ID")]
         if k == 10:
-            return [("msg", [("payment authorized", None)]), ("card", [(self.card().replace(" ", ""), "ACCOUNT_NUMBER")]),
-                    ("amount", [(f"{rng.randint(5, 900)}.{rng.randint(0, 99):02d}", None)])]
+            return [fld("msg", "payment authorized"), fld("card", self.card().replace(" ", ""), "ACCOUNT_NUMBER"),
+                    fld("amount", f"{rng.randint(5, 900)}.{rng.randint(0, 99):02d}")]
         if k == 11:
             dr = self.name_parts()
-            return [("msg", [("provider resolved", None)]), ("npi", [(self.npi(), "LICENSE_NUMBER")]),
-                    ("provider", [(f"{dr[0]} {dr[1]}", "NAME")])]
+            return [fld("msg", "provider resolved"), fld("npi", self.npi(), "LICENSE_NUMBER"),
+                    fld("provider", f"{dr[0]} {dr[1]}", "NAME")]
         if k == 12:
-            return [("msg", [("fhir bundle written", None)]), ("patient_id", [(self.other_id("patient"), "OTHER_ID")]),
-                    ("encounter_id", [(self.other_id("encounter"), "OTHER_ID")]),
-                    ("zip", [(p.zip, "ZIP")])]
+            return [fld("msg", "fhir bundle written"), fld("patient_id", self.other_id("patient"), "OTHER_ID"),
+                    fld("encounter_id", self.other_id("encounter"), "OTHER_ID"),
+                    fld("zip", p.zip, "ZIP")]
         if k == 13:
-            return [("msg", [("portal link generated", None)]), ("url", [(self.url(), "URL")]), rid]
+            return [fld("msg", "portal link generated"), fld("url", self.url(), "URL"), rid]
         if k == 14:
-            return [("msg", [("fax queued", None)]), ("fax", [(self.phone(ext_ok=False), "FAX")]),
-                    ("recipient", [(f"{self.name_parts()[0]} {self.name_parts()[1]}", "NAME")])]
+            return [fld("msg", "fax queued"), fld("fax", self.phone(ext_ok=False), "FAX"),
+                    fld("recipient", f"{self.name_parts()[0]} {self.name_parts()[1]}", "NAME")]
         if k == 15:
-            return [("msg", [("vehicle record", None)]), ("vin", [(self.vin(), "VEHICLE_ID")]),
-                    ("imei", [(self.imei().replace("-", ""), "DEVICE_ID")])]
+            return [fld("msg", "vehicle record"), fld("vin", self.vin(), "VEHICLE_ID"),
+                    fld("imei", self.imei().replace("-", ""), "DEVICE_ID")]
         if k == 16:
-            return [("msg", [("enrollment", None)]), ("fingerprint_template", [(self.fingerprint_b64(), "BIOMETRIC")]),
-                    ("subject", [(self.other_id("patient"), "OTHER_ID")])]
-        return [("msg", [("profile photo stored", None)]), ("photo", [(self.photo_b64(), "PHOTO")]),
-                ("mrn", [(self.mrn(), "MRN")])]
+            return [fld("msg", "enrollment"), fld("fingerprint_template", self.fingerprint_b64(), "BIOMETRIC"),
+                    fld("subject", self.other_id("patient"), "OTHER_ID")]
+        return [fld("msg", "profile photo stored"), fld("photo", self.photo_b64(), "PHOTO"),
+                fld("mrn", self.mrn(), "MRN")]
 
     # -- secret bodies -------------------------------------------------------------------
     def secret_fields(self) -> list[tuple[str, list[Piece]]]:
         rng = self.rng
         k = rng.randint(0, 10)
         if k == 0:
-            return [("msg", [("using static credentials", None)]),
-                    ("aws_access_key_id", [(self.aws_key_id(), "SECRET")])]
+            return [fld("msg", "using static credentials"),
+                    fld("aws_access_key_id", self.aws_key_id(), "SECRET")]
         if k == 1:
-            return [("msg", [("loaded env", None)]), ("aws_secret_access_key", [(self.aws_secret(), "SECRET")])]
+            return [fld("msg", "loaded env"), fld("aws_secret_access_key", self.aws_secret(), "SECRET")]
         if k == 2:
-            return [("msg", [("git fetch", None)]), ("GITHUB_TOKEN", [(self.github_token(), "SECRET")])]
+            return [fld("msg", "git fetch"), fld("GITHUB_TOKEN", self.github_token(), "SECRET")]
         if k == 3:
-            return [("msg", [("slack notify", None)]), ("token", [(self.slack_token(), "SECRET")]),
-                    ("channel", [(f"#{rng.choice(['alerts', 'ops', 'deploys'])}", None)])]
+            return [fld("msg", "slack notify"), fld("token", self.slack_token(), "SECRET"),
+                    fld("channel", f"#{rng.choice(['alerts', 'ops', 'deploys'])}")]
         if k == 4:
-            return [("msg", [("payment client init", None)]), ("stripe_key", [(self.stripe_key(), "SECRET")])]
+            return [fld("msg", "payment client init"), fld("stripe_key", self.stripe_key(), "SECRET")]
         if k == 5:
-            return [("msg", [("geocoder ready", None)]), ("api_key", [(self.google_key(), "SECRET")])]
+            return [fld("msg", "geocoder ready"), fld("api_key", self.google_key(), "SECRET")]
         if k == 6:
-            return [("msg", [("auth header", None)]), ("authorization", [("Bearer ", None), (self.jwt(), "SECRET")])]
+            return [fld("msg", "auth header"), ("authorization", [("Bearer ", None), (self.jwt(), "SECRET")])]
         if k == 7:
-            return [("msg", [("config loaded", None)]), ("db_user", [("app", None)]),
-                    ("password", [(self.password(), "SECRET")])]
+            return [fld("msg", "config loaded"), fld("db_user", "app"),
+                    fld("password", self.password(), "SECRET")]
         if k == 8:
             user = rng.choice(["app", "ehr_rw", "postgres", "svc_billing"])
             host = f"db-{rng.randint(1, 9)}.internal"
-            return [("msg", [("connecting", None)]), ("dsn", [(f"postgres://{user}:", None),
+            return [fld("msg", "connecting"), ("dsn", [(f"postgres://{user}:", None),
                                                               (self.password(), "SECRET"),
                                                               (f"@{host}:5432/{rng.choice(['ehr', 'billing', 'app'])}", None)])]
         if k == 9:
-            return [("msg", [("registry login", None)]), ("GITLAB_TOKEN", [(self.gitlab_token(), "SECRET")])]
-        return [("msg", [("signing key loaded; dumping key material (debug)", None)])]  # + PEM
+            return [fld("msg", "registry login"), fld("GITLAB_TOKEN", self.gitlab_token(), "SECRET")]
+        return [fld("msg", "signing key loaded; dumping key material (debug)")]  # + PEM
 
     # -- rendering -----------------------------------------------------------------------
     def timestamp(self, doc: Doc, style: str) -> None:
@@ -1365,22 +1368,22 @@ class LogGen(Gen):
             return []
         k = rng.randint(0, 7)
         if k == 0:
-            return [("bytes", [(str(rng.randint(10**8, 10**9 - 1)), None)])]  # nine digits
+            return [fld("bytes", str(rng.randint(10**8, 10**9 - 1)))]  # nine digits
         if k == 1:
-            return [("offset", [(str(rng.randint(10**9, 10**10 - 1)), None)])]  # ten digits
+            return [fld("offset", str(rng.randint(10**9, 10**10 - 1)))]  # ten digits
         if k == 2:
-            return [("seq", [(str(rng.randint(10**15, 10**16 - 1)), None)])]  # sixteen digits
+            return [fld("seq", str(rng.randint(10**15, 10**16 - 1)))]  # sixteen digits
         if k == 3:
             v = ".".join(str(rng.randint(0, 30)) for _ in range(4))
-            return [("version", [(v, None)])]
+            return [fld("version", v)]
         if k == 4:
-            return [("etag", [(self.hexs(32), None)])]
+            return [fld("etag", self.hexs(32))]
         if k == 5:
-            return [("span", [(self.hexs(16), None)]), ("parent", [(self.hexs(16), None)])]
+            return [fld("span", self.hexs(16)), fld("parent", self.hexs(16))]
         if k == 6:
-            return [("note", [(rng.choice(CAP_PHRASES), None)])]
-        return [("ratio", [(f"{rng.randint(1, 9)}/{rng.randint(10, 99)}", None)]),
-                ("build", [(f"{rng.randint(1, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 99)}", None)])]
+            return [fld("note", rng.choice(CAP_PHRASES))]
+        return [fld("ratio", f"{rng.randint(1, 9)}/{rng.randint(10, 99)}"),
+                fld("build", f"{rng.randint(1, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 99)}")]
 
 
 def gen_logs(seed: int, count: int) -> list[dict]:

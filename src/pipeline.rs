@@ -105,7 +105,7 @@ pub struct RunOptions {
     pub mode: Mode,
     pub threads: usize,
     pub limits: ChunkLimits,
-    /// Cut and flush at every short read (pipes, terminals).
+    /// The input is standard input: cut and flush as soon as it goes quiet.
     pub interactive: bool,
     /// Compute character offsets (the Presidio report needs them).
     pub char_offsets: bool,
@@ -260,7 +260,9 @@ where
     let mut stats = Stats::default();
     std::thread::scope(|scope| -> Result<(), PipelineError> {
         let reader = scope.spawn(move || {
-            text::read_chunks(input, opts.interactive, opts.limits, |c| {
+            let idle = text::stdin_idle;
+            let idle: Option<&dyn Fn() -> bool> = if opts.interactive { Some(&idle) } else { None };
+            text::read_chunks(input, idle, opts.limits, |c| {
                 // A closed channel means the consumer failed; it reports why.
                 chunk_tx.send(c).map_err(|_| PipelineError::Worker)
             })

@@ -60,7 +60,7 @@ fn meta_config(kind: MatchKind) -> meta::Config {
         .match_kind(kind)
         .utf8_empty(false)
         .nfa_size_limit(Some(64 << 20))
-        .hybrid_cache_capacity(16 << 20)
+        .hybrid_cache_capacity(64 << 20)
 }
 
 /// Checks that one rule's regex compiles under the engine's syntax, so a pack error names the

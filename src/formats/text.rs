@@ -91,14 +91,16 @@ pub fn cut_point(buf: &[u8], start: usize, eof: bool, limits: ChunkLimits) -> Op
 
 /// Reads `input` and calls `emit` with each chunk, in order.
 ///
-/// `interactive` (a pipe or terminal) cuts as soon as a read comes back short and holds a full
-/// line, so `tail -f | phiscrub` shows each line promptly; files are cut at `target`.
+/// With `idle` (a pipe or terminal), a short read is followed by asking `idle()` whether more
+/// input is waiting: if not, the complete lines so far go out at once, so `tail -f | phiscrub`
+/// shows each line promptly, while a fast producer (`pg_dump |`) still fills whole chunks.
+/// Files are cut at `target`.
 ///
 /// # Errors
 /// A read error, with the byte offset reached; or whatever `emit` returns.
 pub fn read_chunks<R: Read + ?Sized, E>(
     input: &mut R,
-    interactive: bool,
+    idle: Option<&dyn Fn() -> bool>,
     limits: ChunkLimits,
     mut emit: impl FnMut(Chunk) -> Result<(), E>,
 ) -> Result<u64, E>
@@ -128,7 +130,8 @@ where
         eof = n == 0;
         let short = n < want;
         let body_len = buf.len() - start;
-        if !(eof || body_len >= limits.target || (interactive && short)) {
+        let quiet = short && idle.is_some_and(|f| f());
+        if !(eof || body_len >= limits.target || quiet) {
             continue;
         }
         while let Some(cut) = cut_point(&buf, start, eof, limits) {
@@ -155,6 +158,19 @@ where
     Ok(offset)
 }
 
+/// Whether standard input has nothing to read right now (a zero-timeout `poll`). On error it
+/// says idle, which only costs a smaller chunk.
+pub fn stdin_idle() -> bool {
+    let mut fds = libc::pollfd {
+        fd: 0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, count 1, zero timeout; poll writes only `revents`.
+    let n = unsafe { libc::poll(&mut fds, 1, 0) };
+    n <= 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,7 +186,9 @@ mod tests {
     fn chunks(input: &[u8], limits: ChunkLimits, interactive: bool) -> Vec<Chunk> {
         let mut out = Vec::new();
         let mut r = input;
-        read_chunks::<_, E>(&mut r, interactive, limits, |c| {
+        let idle = || true;
+        let idle: Option<&dyn Fn() -> bool> = if interactive { Some(&idle) } else { None };
+        read_chunks::<_, E>(&mut r, idle, limits, |c| {
             out.push(c);
             Ok(())
         })
@@ -256,7 +274,7 @@ mod tests {
             b"ee\n".to_vec(),
         ]);
         let mut bodies = Vec::new();
-        read_chunks::<_, E>(&mut r, true, ChunkLimits::default(), |c| {
+        read_chunks::<_, E>(&mut r, Some(&|| true), ChunkLimits::default(), |c| {
             bodies.push(c.body().to_vec());
             Ok(())
         })
