@@ -436,7 +436,8 @@ def score(c: Corpus, findings: list[Finding], examples: int = 0) -> dict:
             by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
         n = max(1, len(c.texts))
         result["clean"] = {
-            "lines": len(c.texts), "findings": len(findings), "lines_with_findings": len(lines_hit),
+            "lines": len(c.texts), "findings": len(findings),
+            "lines_with_findings": len(lines_hit),
             "findings_per_10k_lines": len(findings) * 10_000 / n,
             "lines_with_findings_per_10k": len(lines_hit) * 10_000 / n,
             "by_entity": dict(sorted(by_ent.items(), key=lambda kv: -kv[1])),
@@ -447,8 +448,8 @@ def score(c: Corpus, findings: list[Finding], examples: int = 0) -> dict:
             t = c.texts[doc]
             return (t[max(0, s - 30):s] + "[" + t[s:e] + "]" + t[e:e + 30]).replace("\n", " ")
         result["examples"] = {
-            "misses": [{"type": g.type, "other_entities": o, "context": snip(g.doc, g.start, g.end)}
-                       for g, o in misses[:examples]],
+            "misses": [{"type": g.type, "other_entities": o,
+                        "context": snip(g.doc, g.start, g.end)} for g, o in misses[:examples]],
             "false_positives": [{"entity": f.entity, "rule": f.rule, "gold_types": o,
                                  "context": snip(*f.segments[0])} for f, o in fps[:examples]],
         }
@@ -467,7 +468,8 @@ def print_result(name: str, res: dict) -> None:
     print(f"\n== {name}: {res['docs']} docs, {m['gold']} gold spans, {m['predicted']} scored "
           f"findings" + (f", {res['dropped_on_ignored']} on ignored spans"
                          if res["dropped_on_ignored"] else "")
-          + (f", {res['seconds']:.2f}s ({res['mb_per_s']:.1f} MB/s)" if res.get("seconds") else ""))
+          + (f", {res['seconds']:.2f}s ({res['mb_per_s']:.1f} MB/s)" if res.get("seconds")
+             else ""))
     if not res.get("clean"):
         print(f"{'entity':<16}{'gold':>7}{'found':>7}{'recall':>8}{'any-ent':>8}"
               f"{'pred':>7}{'correct':>8}{'prec':>8}{'any-type':>9}")
@@ -480,7 +482,8 @@ def print_result(name: str, res: dict) -> None:
               f"{fmt(m['precision']):>8}{fmt(m['precision_ignoring_type']):>9}"
               f"   F1 {fmt(m['f1']).strip()}")
         if res["top_false_positive_rules"]:
-            top = ", ".join(f"{k} ({v})" for k, v in list(res["top_false_positive_rules"].items())[:8])
+            top = ", ".join(f"{k} ({v})"
+                            for k, v in list(res["top_false_positive_rules"].items())[:8])
             print(f"top false-positive rules: {top}")
     else:
         cl = res["clean"]

@@ -582,7 +582,7 @@ class Gen:
         return self.rng.choice([
             lambda: self.digits(8), lambda: "00" + self.digits(6),
             lambda: self.letters(1) + self.digits(7), lambda: f"{self.digits(3)}-{self.digits(4)}",
-            lambda: f"MRN-{self.rng.randint(2015, 2023)}-{self.digits(6)}",
+            lambda: f"{self.rng.randint(15, 23)}-{self.digits(6)}",
             lambda: self.digits(7), lambda: f"{self.digits(2)}-{self.digits(3)}-{self.digits(3)}",
         ])()
 
@@ -609,7 +609,8 @@ class Gen:
     def account(self) -> str:
         return self.rng.choice([
             lambda: self.digits(8), lambda: "00" + self.digits(7),
-            lambda: f"{self.letters(2)}-{self.digits(7)}", lambda: f"{self.digits(4)}-{self.digits(4)}",
+            lambda: f"{self.letters(2)}-{self.digits(7)}",
+            lambda: f"{self.digits(4)}-{self.digits(4)}",
             lambda: f"ACCT-{self.digits(7)}", lambda: self.digits(10),
         ])()
 
@@ -684,7 +685,8 @@ class Gen:
         return vin_check(wmi + vds + year + rest)
 
     def plate(self) -> str:
-        return self.rng.choice([lambda: f"{self.rng.randint(1, 9)}{self.letters(3)}{self.digits(3)}",
+        return self.rng.choice([lambda: f"{self.rng.randint(1, 9)}{self.letters(3)}"
+                                        f"{self.digits(3)}",
                                 lambda: f"{self.letters(3)}-{self.digits(4)}",
                                 lambda: f"{self.letters(3)} {self.digits(4)}",
                                 lambda: f"{self.letters(2)}{self.digits(5)}"])()
@@ -702,7 +704,8 @@ class Gen:
         gtin = "008" + self.digits(10)
         gtin += str((10 - sum(int(c) * (3 if i % 2 == 0 else 1)
                               for i, c in enumerate(reversed(gtin))) % 10) % 10)
-        exp = f"{self.rng.randint(24, 29)}{self.rng.randint(1, 12):02d}{self.rng.randint(1, 28):02d}"
+        yy, mm, dd = self.rng.randint(24, 29), self.rng.randint(1, 12), self.rng.randint(1, 28)
+        exp = f"{yy}{mm:02d}{dd:02d}"
         return f"(01){gtin}(17){exp}(10){self.digits(7)}{self.letters(1)}"
 
     def imei(self) -> str:
@@ -826,8 +829,8 @@ class Gen:
             hashlib.sha256(self.hexs(16).encode()).digest()).rstrip(b"=").decode()
         return f"{header}.{payload}.{sig}"
 
-    def password(self) -> str:
-        alphabet = string.ascii_letters + string.digits + "!#$%^*_-+~"
+    def password(self, url_safe: bool = False) -> str:
+        alphabet = string.ascii_letters + string.digits + ("_-~" if url_safe else "!#$%^*_-+~")
         while True:
             p = self.alnum(self.rng.randint(14, 24), alphabet)
             if (any(c.isdigit() for c in p) and any(c.isupper() for c in p)
@@ -873,7 +876,8 @@ class NoteGen(Gen):
     def new_note(self) -> None:
         self.pt = self.persona()
         self.dr = self.name_parts()
-        self.rel = (self.name_parts()[0], self.pt.last if self.chance(0.6) else self.name_parts()[1])
+        rel_first = self.name_parts()[0]
+        self.rel = (rel_first, self.pt.last if self.chance(0.6) else self.name_parts()[1])
         self.reltype = self.rng.choice(RELATIONS)
 
     def fill(self, key: str) -> list[Piece]:
@@ -965,7 +969,8 @@ class NoteGen(Gen):
                      "URL")]
         simple = {
             "SSN": (self.ssn, "SSN"), "MRN": (self.mrn, "MRN"),
-            "MEMBER": (self.member_id, "HEALTH_PLAN_ID"), "GROUP": (self.group_no, "HEALTH_PLAN_ID"),
+            "MEMBER": (self.member_id, "HEALTH_PLAN_ID"),
+            "GROUP": (self.group_no, "HEALTH_PLAN_ID"),
             "MBI": (self.mbi, "HEALTH_PLAN_ID"), "ACCT": (self.account, "ACCOUNT_NUMBER"),
             "CARD": (self.card, "ACCOUNT_NUMBER"), "ABA": (self.aba, "ACCOUNT_NUMBER"),
             "IBAN": (self.iban, "ACCOUNT_NUMBER"), "DL": (self.drivers_license, "LICENSE_NUMBER"),
@@ -1087,7 +1092,8 @@ class LogGen(Gen):
         if path.endswith(("orders", "items", "reports", "inventory")):
             path += f"/{rng.randint(1, 999999)}"
         k = rng.randint(0, 15)
-        size = rng.choice([rng.randint(80, 999), rng.randint(1000, 99999), rng.randint(10**5, 10**7)])
+        size = rng.choice([rng.randint(80, 999), rng.randint(1000, 99999),
+                           rng.randint(10**5, 10**7)])
         if k <= 4:
             return [fld("msg", f"{rng.choice(METHODS)} {path} {rng.choice(STATUS)}"),
                     fld("size", str(size)), fld("dur", f"{rng.randint(1, 3000)}ms"),
@@ -1104,17 +1110,18 @@ class LogGen(Gen):
                     fld("thread", f"pool-{rng.randint(1, 9)}-thread-{rng.randint(1, 64)}")]
         if k == 8:
             return [fld("msg", "slow query"), fld("duration", f"{rng.randint(500, 30000)}ms"),
-                    fld("table", rng.choice(["encounters", "orders", "audit_log", "jobs", "claims"])),
+                    fld("table", rng.choice(["encounters", "orders", "audit_log", "jobs"])),
                     fld("rows", str(rng.randint(0, 500000)))]
         if k == 9:
             return [fld("msg", "uploaded object"), fld("sha256", self.hexs(64)),
                     fld("bytes", str(size))]
         if k == 10:
-            return [fld("msg", "job finished"), fld("job", rng.choice(["reindex", "nightly-export", "gc-sweep", "reconcile"])),
+            job = rng.choice(["reindex", "nightly-export", "gc-sweep", "reconcile"])
+            return [fld("msg", "job finished"), fld("job", job),
                     fld("trace_id", self.hexs(32)), fld("processed", str(rng.randint(0, 10**6))),
                     fld("elapsed", f"{rng.uniform(0.01, 900):.3f}s")]
         if k == 11:
-            v = f"{rng.randint(1, 12)}.{rng.randint(0, 40)}.{rng.randint(0, 20)}.{rng.randint(0, 9999)}"
+            v = ".".join(str(rng.randint(0, hi)) for hi in (12, 40, 20, 9999))
             return [fld("msg", "service started"), fld("version", v),
                     fld("build", self.hexs(7)), fld("pid", str(rng.randint(100, 99999)))]
         if k == 12:
@@ -1144,17 +1151,20 @@ class LogGen(Gen):
         if k == 1:
             return [fld("msg", "registration created"), fld("patient_name", full, "NAME"),
                     ("dob", self.date_pieces(p.dob, rng.choice(["iso", "iso", "mdy"]))),
-                    fld("phone", self.phone(ext_ok=False) if self.chance(0.6) else self.phone_digits(), "PHONE")]
+                    fld("phone", self.phone(ext_ok=False) if self.chance(0.6)
+                        else self.phone_digits(), "PHONE")]
         if k == 2:
-            return [fld("msg", "eligibility check"), fld("member_id", self.member_id(), "HEALTH_PLAN_ID"),
+            return [fld("msg", "eligibility check"),
+                    fld("member_id", self.member_id(), "HEALTH_PLAN_ID"),
                     fld("payer", rng.choice(PAYERS)), rid]
         if k == 3:
-            return [fld("msg", "address updated"), ("address", [(p.street, "LOCATION"),
-                                                                       (", ", None), (p.city, "LOCATION"), (", ", None),
-                                                                       (p.state, None), (" ", None), (p.zip, "ZIP")])]
+            return [fld("msg", "address updated"),
+                    ("address", [(p.street, "LOCATION"), (", ", None), (p.city, "LOCATION"),
+                                 (", ", None), (p.state, None), (" ", None), (p.zip, "ZIP")])]
         if k == 4:
             return [fld("msg", "login ok"), fld("email", p.email, "EMAIL"),
-                    fld("client_ip", self.ipv4() if self.chance(0.8) else self.ipv6(), "IP_ADDRESS")]
+                    fld("client_ip", self.ipv4() if self.chance(0.8) else self.ipv6(),
+                        "IP_ADDRESS")]
         if k == 5:
             ssn = self.ssn()
             if self.chance(0.25):
@@ -1165,23 +1175,27 @@ class LogGen(Gen):
             return [fld("msg", "device paired"), fld("device_id", self.serial(), "DEVICE_ID"),
                     fld("mac", self.mac(), "DEVICE_ID")]
         if k == 7:
-            return [("msg", [("appointment reminder sent to ", None), (full, "NAME"), (" at ", None),
-                             (self.phone(ext_ok=False), "PHONE")]), rid]
+            return [("msg", [("appointment reminder sent to ", None), (full, "NAME"),
+                             (" at ", None), (self.phone(ext_ok=False), "PHONE")]), rid]
         if k == 8:
-            return [fld("msg", "claim submitted"), fld("claim_id", self.other_id("claim"), "OTHER_ID"),
+            return [fld("msg", "claim submitted"),
+                    fld("claim_id", self.other_id("claim"), "OTHER_ID"),
                     fld("account", self.account(), "ACCOUNT_NUMBER")]
         if k == 9:
-            return [fld("msg", "age check"), fld("age", str(p.age), "AGE_OVER_89" if p.age > 89 else None),
+            return [fld("msg", "age check"),
+                    fld("age", str(p.age), "AGE_OVER_89" if p.age > 89 else None),
                     fld("patient_id", self.uuid(), "OTHER_ID")]
         if k == 10:
-            return [fld("msg", "payment authorized"), fld("card", self.card().replace(" ", ""), "ACCOUNT_NUMBER"),
+            return [fld("msg", "payment authorized"),
+                    fld("card", self.card().replace(" ", ""), "ACCOUNT_NUMBER"),
                     fld("amount", f"{rng.randint(5, 900)}.{rng.randint(0, 99):02d}")]
         if k == 11:
             dr = self.name_parts()
             return [fld("msg", "provider resolved"), fld("npi", self.npi(), "LICENSE_NUMBER"),
                     fld("provider", f"{dr[0]} {dr[1]}", "NAME")]
         if k == 12:
-            return [fld("msg", "fhir bundle written"), fld("patient_id", self.other_id("patient"), "OTHER_ID"),
+            return [fld("msg", "fhir bundle written"),
+                    fld("patient_id", self.other_id("patient"), "OTHER_ID"),
                     fld("encounter_id", self.other_id("encounter"), "OTHER_ID"),
                     fld("zip", p.zip, "ZIP")]
         if k == 13:
@@ -1193,7 +1207,8 @@ class LogGen(Gen):
             return [fld("msg", "vehicle record"), fld("vin", self.vin(), "VEHICLE_ID"),
                     fld("imei", self.imei().replace("-", ""), "DEVICE_ID")]
         if k == 16:
-            return [fld("msg", "enrollment"), fld("fingerprint_template", self.fingerprint_b64(), "BIOMETRIC"),
+            return [fld("msg", "enrollment"),
+                    fld("fingerprint_template", self.fingerprint_b64(), "BIOMETRIC"),
                     fld("subject", self.other_id("patient"), "OTHER_ID")]
         return [fld("msg", "profile photo stored"), fld("photo", self.photo_b64(), "PHOTO"),
                 fld("mrn", self.mrn(), "MRN")]
@@ -1206,29 +1221,35 @@ class LogGen(Gen):
             return [fld("msg", "using static credentials"),
                     fld("aws_access_key_id", self.aws_key_id(), "SECRET")]
         if k == 1:
-            return [fld("msg", "loaded env"), fld("aws_secret_access_key", self.aws_secret(), "SECRET")]
+            return [fld("msg", "loaded env"),
+                    fld("aws_secret_access_key", self.aws_secret(), "SECRET")]
         if k == 2:
             return [fld("msg", "git fetch"), fld("GITHUB_TOKEN", self.github_token(), "SECRET")]
         if k == 3:
             return [fld("msg", "slack notify"), fld("token", self.slack_token(), "SECRET"),
                     fld("channel", f"#{rng.choice(['alerts', 'ops', 'deploys'])}")]
         if k == 4:
-            return [fld("msg", "payment client init"), fld("stripe_key", self.stripe_key(), "SECRET")]
+            return [fld("msg", "payment client init"),
+                    fld("stripe_key", self.stripe_key(), "SECRET")]
         if k == 5:
             return [fld("msg", "geocoder ready"), fld("api_key", self.google_key(), "SECRET")]
         if k == 6:
-            return [fld("msg", "auth header"), ("authorization", [("Bearer ", None), (self.jwt(), "SECRET")])]
+            return [fld("msg", "auth header"),
+                    ("authorization", [("Bearer ", None), (self.jwt(), "SECRET")])]
         if k == 7:
             return [fld("msg", "config loaded"), fld("db_user", "app"),
                     fld("password", self.password(), "SECRET")]
         if k == 8:
             user = rng.choice(["app", "ehr_rw", "postgres", "svc_billing"])
             host = f"db-{rng.randint(1, 9)}.internal"
-            return [fld("msg", "connecting"), ("dsn", [(f"postgres://{user}:", None),
-                                                              (self.password(), "SECRET"),
-                                                              (f"@{host}:5432/{rng.choice(['ehr', 'billing', 'app'])}", None)])]
+            secret = self.password(url_safe=True)
+            db = rng.choice(["ehr", "billing", "app"])
+            return [fld("msg", "connecting"),
+                    ("dsn", [(f"postgres://{user}:", None), (secret, "SECRET"),
+                             (f"@{host}:5432/{db}", None)])]
         if k == 9:
-            return [fld("msg", "registry login"), fld("GITLAB_TOKEN", self.gitlab_token(), "SECRET")]
+            return [fld("msg", "registry login"),
+                    fld("GITLAB_TOKEN", self.gitlab_token(), "SECRET")]
         return [fld("msg", "signing key loaded; dumping key material (debug)")]  # + PEM
 
     # -- rendering -----------------------------------------------------------------------
@@ -1386,9 +1407,9 @@ class LogGen(Gen):
                 fld("build", f"{rng.randint(1, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 99)}")]
 
 
-def gen_logs(seed: int, count: int) -> list[dict]:
+def gen_logs(seed: int, count: int, p_phi: float = 0.18, p_secret: float = 0.05) -> list[dict]:
     g = LogGen(seed, 2, dated=True)
-    return [g.next_doc().record(f"logs-{i + 1}") for i in range(count)]
+    return [g.next_doc(p_phi, p_secret).record(f"logs-{i + 1}") for i in range(count)]
 
 
 def gen_clean(seed: int, count: int) -> list[dict]:
@@ -1423,7 +1444,8 @@ def summarize(name: str, docs: list[dict], sizes: tuple[int, int]) -> None:
             counts[s["type"]] = counts.get(s["type"], 0) + 1
     avg = sizes[0] / max(1, len(docs))
     by_type = ", ".join(f"{t}={counts[t]}" for t in TYPES if t in counts) or "no spans"
-    print(f"{name}: {len(docs)} docs, {sizes[0]} + {sizes[1]} bytes (avg {avg:.0f} B/line); {by_type}")
+    print(f"{name}: {len(docs)} docs, {sizes[0]} + {sizes[1]} bytes (avg {avg:.0f} B/line); "
+          f"{by_type}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1444,7 +1466,8 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         jobs = [
             ("sample_notes.txt", "sample_notes.gold.jsonl", gen_notes(args.seed, 30, 2, 4)),
-            ("sample_app.log", "sample_app.gold.jsonl", gen_logs(args.seed, 200)),
+            # denser in identifiers than the full corpus, so 200 lines cover every type
+            ("sample_app.log", "sample_app.gold.jsonl", gen_logs(args.seed, 200, 0.4, 0.12)),
             ("clean.log", "clean.gold.jsonl", gen_clean(args.seed, 200)),
         ]
         total = 0

@@ -137,6 +137,9 @@ impl PatternSet2 {
     }
 }
 
+/// How far before a match a veto word (`unless`) reaches: `version=` right before `1.2.3.4`.
+const VETO_REACH: usize = 16;
+
 /// Pattern "rule" index of the opener pattern: the hotwords of context-requiring rules, matched
 /// in the same DFA pass as the free rules so finding them costs no pass of its own.
 const OPENER: u32 = u32::MAX;
@@ -213,6 +216,8 @@ struct Compiled {
     /// it is a hotword of any context-requiring rule.
     hot_of: Vec<Vec<u32>>,
     kw_of: Vec<Vec<u32>>,
+    /// Per automaton pattern: rules it vetoes when it stands just before their match.
+    veto_of: Vec<Vec<u32>>,
     /// Widest window of any context-requiring rule.
     near_window: usize,
 }
@@ -253,6 +258,7 @@ impl Detector {
         let mut words: Vec<String> = Vec::new();
         let mut hot_of: Vec<Vec<u32>> = Vec::new();
         let mut kw_of: Vec<Vec<u32>> = Vec::new();
+        let mut veto_of: Vec<Vec<u32>> = Vec::new();
         let slot_of = |w: &str, words: &mut Vec<String>| -> usize {
             let w = w.to_ascii_lowercase();
             match words.iter().position(|x| *x == w) {
@@ -264,17 +270,15 @@ impl Detector {
             }
         };
         for (i, r) in rules.iter().enumerate() {
-            for w in &r.hotwords {
-                let s = slot_of(w, &mut words);
-                hot_of.resize(words.len(), Vec::new());
-                kw_of.resize(words.len(), Vec::new());
-                hot_of[s].push(i as u32);
-            }
-            for w in &r.keywords {
-                let s = slot_of(w, &mut words);
-                hot_of.resize(words.len(), Vec::new());
-                kw_of.resize(words.len(), Vec::new());
-                kw_of[s].push(i as u32);
+            let lists = [(&r.hotwords, 0), (&r.keywords, 1), (&r.unless, 2)];
+            for (list, kind) in lists {
+                for w in list {
+                    let s = slot_of(w, &mut words);
+                    for v in [&mut hot_of, &mut kw_of, &mut veto_of] {
+                        v.resize(words.len(), Vec::new());
+                    }
+                    [&mut hot_of, &mut kw_of, &mut veto_of][kind][s].push(i as u32);
+                }
             }
         }
         // Hits are found leftmost-longest (faster than overlapping), so a word also stands for
@@ -289,6 +293,9 @@ impl Detector {
                 })
         };
         let (hot_direct, kw_direct) = (hot_of.clone(), kw_of.clone());
+        for v in &mut veto_of {
+            v.sort_unstable();
+        }
         for (i, outer) in words.iter().enumerate() {
             for (j, inner) in words.iter().enumerate() {
                 if i != j && contained(outer, inner) {
@@ -327,6 +334,7 @@ impl Detector {
                 words: words_ac,
                 hot_of,
                 kw_of,
+                veto_of,
                 near_window,
             }),
         })
@@ -636,6 +644,7 @@ impl Scanner {
         let Some(ac) = &inner.words else {
             return (hot, kw);
         };
+        let vetoable = !inner.rules[r as usize].unless.is_empty();
         self.hits.clear();
         for m in ac.find_iter(&hay[ws..we]) {
             let (s, e) = (ws + m.start(), ws + m.end());
@@ -649,6 +658,13 @@ impl Scanner {
         }
         for h in &self.hits {
             let w = h.word as usize;
+            if vetoable
+                && h.end <= value.0
+                && h.end + VETO_REACH >= value.0
+                && inner.veto_of[w].binary_search(&r).is_ok()
+            {
+                return (false, false);
+            }
             if !kw && inner.kw_of[w].binary_search(&r).is_ok() {
                 kw = true;
             }
@@ -658,7 +674,7 @@ impl Scanner {
             {
                 hot = true;
             }
-            if hot && kw {
+            if hot && kw && !vetoable {
                 break;
             }
         }
@@ -709,11 +725,12 @@ impl Scanner {
             s.saturating_sub(rule.window),
             (e + rule.window / 2).min(hay.len()),
         );
-        let (mut hot, kw) = if rule.hotwords.is_empty() && rule.keywords.is_empty() {
-            (false, true)
-        } else {
-            self.has_hotword(inner, idx, ws, we, hay, (vs, ve))
-        };
+        let (mut hot, kw) =
+            if rule.hotwords.is_empty() && rule.keywords.is_empty() && rule.unless.is_empty() {
+                (false, true)
+            } else {
+                self.has_hotword(inner, idx, ws, we, hay, (vs, ve))
+            };
         if !kw {
             return None;
         }

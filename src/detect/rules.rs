@@ -11,6 +11,7 @@
 //! validator = "ssn"            # optional structural check (see `phiscrub rules`)
 //! keywords = []                # optional: one must occur (any case) in the match or its window
 //! hotwords = ["ssn", "social security"]  # context words that raise the score
+//! unless = ["version"]         # words that, just before the match (16 bytes), veto it
 //! window = 48                  # bytes before the match searched for hotwords (and after, half as many)
 //! score = 0.85                 # without context
 //! context_score = 0.95         # with a hotword nearby (default: score + 0.15, at most 1)
@@ -86,6 +87,8 @@ struct RuleSpec {
     keywords: Vec<String>,
     #[serde(default)]
     hotwords: Vec<String>,
+    #[serde(default)]
+    unless: Vec<String>,
     #[serde(default = "default_window")]
     window: usize,
     score: f32,
@@ -115,6 +118,7 @@ pub struct Rule {
     pub validator: Option<String>,
     pub keywords: Vec<String>,
     pub hotwords: Vec<String>,
+    pub unless: Vec<String>,
     pub window: usize,
     pub score: f32,
     pub context_score: f32,
@@ -227,6 +231,7 @@ pub fn parse_pack(
                 validator: spec.validator,
                 keywords: spec.keywords,
                 hotwords: spec.hotwords,
+                unless: spec.unless,
                 window: spec.window,
                 score: spec.score,
                 context_score,
