@@ -23,7 +23,14 @@ Files written into ``--out``:
 
 ``--fixtures DIR`` writes ``sample_notes.txt`` (30 notes), ``sample_app.log`` (200 lines) and
 ``clean.log`` (200 lines), each with ``<stem>.gold.jsonl`` (``sample_notes.gold.jsonl``,
-``sample_app.gold.jsonl``, ``clean.gold.jsonl``), shorter documents and compact JSON.
+``sample_app.gold.jsonl``, ``clean.gold.jsonl``): shorter notes, a log denser in identifiers
+(so that together they cover all 21 entity types) and compact JSON. scripts/eval.py scores
+them by default.
+
+The clean corpus is adversarial on purpose: about a third of its lines carry a look-alike field
+(``version=5.0.23.24``, nine-, ten- and sixteen-digit counters, capitalized phrases such as
+``Young Gen collection``), so its false-positive rate is a stress figure, not the rate of an
+ordinary log.
 
 CLEAN CORPUS AND DATES (the choice scripts/eval.py relies on): timestamps are dates, so the
 clean corpus uses ONLY timestamps that carry no date: epoch milliseconds (``1709547721123``)
