@@ -353,7 +353,7 @@ where
             }
             Err(_) => return Err(PipelineError::Worker),
         }
-        if let Some(w) = output.as_deref_mut() {
+        if let Some(w) = output {
             w.flush().map_err(PipelineError::Write)?;
         }
         Ok(())

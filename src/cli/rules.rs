@@ -38,8 +38,8 @@ pub fn run(a: RulesArgs) -> Result<i32> {
     }
     println!();
     println!(
-        "{:<36} {:<16} {:<14} {:>5}  {}",
-        "RULE", "ENTITY", "VALIDATOR", "SCORE", "CONTEXT"
+        "{:<36} {:<16} {:<14} {:>5}  CONTEXT",
+        "RULE", "ENTITY", "VALIDATOR", "SCORE"
     );
     for r in det.rules() {
         let ctx = if r.requires_context {

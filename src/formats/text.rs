@@ -135,7 +135,7 @@ where
             continue;
         }
         while let Some(cut) = cut_point(&buf, start, eof, limits) {
-            let ctx_from = cut.saturating_sub(CONTEXT_BYTES).max(0);
+            let ctx_from = cut.saturating_sub(CONTEXT_BYTES);
             let mut next = Vec::with_capacity(limits.target + CONTEXT_BYTES);
             next.extend_from_slice(&buf[ctx_from..]);
             let next_start = cut - ctx_from;
