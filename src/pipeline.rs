@@ -281,6 +281,7 @@ where
                         break;
                     }
                 }
+                engine.detector.recycle(scanner);
             });
         }
         drop(chunk_rx);

@@ -222,10 +222,15 @@ struct Compiled {
     near_window: usize,
 }
 
-/// A compiled rule set. Cheap to clone; create one [`Scanner`] per thread.
+/// A compiled rule set. Cheap to clone; take one [`Scanner`] per thread.
+///
+/// Scanners are pooled: the lazy DFAs inside them learn their states as they search, and that
+/// warm-up costs more than scanning a small file, so a scanner handed back with
+/// [`Detector::recycle`] keeps what it learned for the next file.
 #[derive(Clone)]
 pub struct Detector {
     inner: Arc<Compiled>,
+    pool: Arc<std::sync::Mutex<Vec<Scanner>>>,
 }
 
 impl std::fmt::Debug for Detector {
@@ -327,6 +332,7 @@ impl Detector {
             .max()
             .unwrap_or(0);
         Ok(Detector {
+            pool: Arc::default(),
             inner: Arc::new(Compiled {
                 rules,
                 free,
@@ -345,8 +351,11 @@ impl Detector {
         &self.inner.rules
     }
 
-    /// A per-thread searcher with its own caches.
+    /// A per-thread searcher with its own caches: a warm one from the pool when there is one.
     pub fn scanner(&self) -> Scanner {
+        if let Some(s) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
+            return s;
+        }
         let c = &self.inner;
         Scanner {
             free: c.free.as_ref().map(SetCache::new),
@@ -356,6 +365,17 @@ impl Detector {
             extra: Vec::new(),
             near_found: Vec::new(),
             inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl Detector {
+    /// Hands a scanner back for reuse by later runs of this detector.
+    pub fn recycle(&self, scanner: Scanner) {
+        if Arc::ptr_eq(&scanner.inner, &self.inner) {
+            if let Ok(mut p) = self.pool.lock() {
+                p.push(scanner);
+            }
         }
     }
 }
