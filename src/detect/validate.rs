@@ -15,7 +15,7 @@ pub enum Check {
     Valid,
     /// Fails a rule: not this kind of identifier.
     Invalid,
-    /// Structurally valid but in a range reserved for tests/examples (SSN area 900-999, phone 555-0100..555-0199, example.com/.org/.net/.test/.invalid/.example emails and URLs, documentation IP ranges 192.0.2.0/24 198.51.100.0/24 203.0.113.0/24 and 2001:db8::/32, and private IPv4 networks, which name infrastructure rather than a person). The engine scores these lower and only with context.
+    /// Structurally valid but in a range reserved for tests/examples (SSN area 900-999, phone 555-0100..555-0199, example.com/.org/.net/.test/.invalid/.example emails and URLs, documentation IP ranges 192.0.2.0/24 198.51.100.0/24 203.0.113.0/24 and 2001:db8::/32). The engine scores these lower and only with context.
     TestValue,
 }
 
@@ -339,15 +339,9 @@ fn ipv4(value: &[u8]) -> Check {
     if matches!(a, [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _]) {
         return TestValue;
     }
-    // Private and link-local networks (RFC 1918, 3927): infrastructure addresses in logs,
-    // a person's only when the context says client or source, so they count only with it.
-    if a[0] == 10
-        || (a[0] == 172 && (16..32).contains(&a[1]))
-        || a[..2] == [192, 168]
-        || a[..2] == [169, 254]
-    {
-        return TestValue;
-    }
+    // Private networks (RFC 1918) stay Valid: an access log's first field is the client's
+    // address even on an internal network, and over-masking an internal hop costs less than
+    // leaking a patient's.
     Valid
 }
 
@@ -1022,10 +1016,9 @@ mod tests {
         table(
             "ipv4",
             &[
-                ("10.1.2.3", TestValue),
-                ("172.16.254.1", TestValue),
-                ("172.32.254.1", Valid),
-                ("192.168.0.9", TestValue),
+                ("10.1.2.3", Valid),
+                ("172.16.254.1", Valid),
+                ("192.168.0.9", Valid),
                 ("8.8.8.8", Valid),
                 ("0.1.2.3", Valid),
                 ("255.255.255.254", Valid),
