@@ -32,14 +32,36 @@ impl Dict {
         if word.is_empty() || word.len() > buf.len() {
             return false;
         }
-        // The Census lists drop apostrophes (O'NEIL is ONEIL).
+        // The Census lists drop apostrophes (O'NEIL is ONEIL) and accents (GOMEZ).
         let mut n = 0;
-        for &s in word.iter().filter(|&&b| b != b'\'') {
-            buf[n] = s.to_ascii_uppercase();
+        let mut i = 0;
+        while i < word.len() {
+            let b = word[i];
+            i += 1;
+            let c = if b == 0xC3 && i < word.len() {
+                i += 1;
+                fold_latin1(word[i - 1])
+            } else if b == b'\'' {
+                continue;
+            } else {
+                b.to_ascii_uppercase()
+            };
+            if n == buf.len() {
+                return false;
+            }
+            buf[n] = c;
             n += 1;
         }
         n > 0 && self.0.binary_search(&&buf[..n]).is_ok()
     }
+}
+
+/// The ASCII letter under a Latin-1 letter encoded as `C3 xx` in UTF-8 (`é` → `E`, `ñ` → `N`).
+fn fold_latin1(second: u8) -> u8 {
+    const MAP: &[u8; 64] = b"AAAAAAACEEEEIIIIDNOOOOOxOUUUUYTsAAAAAAACEEEEIIIIDNOOOOO/OUUUUYTY";
+    MAP.get(usize::from(second.wrapping_sub(0x80)))
+        .copied()
+        .unwrap_or(b'?')
 }
 
 static GIVEN: LazyLock<Dict> =
@@ -58,6 +80,8 @@ pub const NAMES: &[&str] = &[
     "titled_name",
     "labeled_name",
     "not_common_word",
+    "any_name",
+    "given_only",
 ];
 
 fn words(value: &[u8]) -> impl Iterator<Item = &[u8]> {
@@ -122,8 +146,19 @@ pub fn check(name: &str, value: &[u8]) -> Option<Check> {
             }
             _ => false,
         },
-        // After a title: any capitalized word that is not a common word or a role.
-        "titled_name" => !ws.is_empty() && ws.iter().all(|w| !is_common(w) && !is_stop(w)),
+        // After a title: capitalized words, not a role, and not only common words unless the
+        // last is a surname ("Dr. Holly Jones", not "Dr. Hospital").
+        "titled_name" => match ws.as_slice() {
+            [.., last] => {
+                ws.iter().all(|w| !is_stop(w))
+                    && (ws.iter().any(|w| !is_common(w)) || is_surname(last))
+            }
+            _ => false,
+        },
+        // A field or relation that can only hold a name (`first_name`, `his daughter,`).
+        "any_name" => !ws.is_empty() && ws.iter().all(|w| !is_stop(w)),
+        // One given name after a relation word ("Per Laura,", "daughter, Madison").
+        "given_only" => matches!(ws.as_slice(), [w] if is_given(w)),
         // After a label: at least one word a dictionary knows, and not only common words.
         "labeled_name" => {
             !ws.is_empty()
@@ -158,6 +193,10 @@ mod tests {
             ("given_surname", "Mary Q. Johnson", true),
             ("given_surname", "Maria Garcia-Lopez", true),
             ("given_surname", "Connection Reset", false),
+            ("given_surname", "Julio Cervántez", true),
+            ("titled_name", "Holly Jones", true),
+            ("given_only", "Laura", true),
+            ("given_only", "Protocol", false),
             ("given_surname", "May Will", false),
             ("given_surname", "Rose Tree", false),
             ("given_surname", "Mark Sweep", false),
