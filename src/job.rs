@@ -186,22 +186,27 @@ pub fn scan(
                 |l| found(&input.shown, l),
             )
         });
-        match result {
-            Ok(stats) => {
-                if let Err(e) = done(&input.shown, &stats) {
-                    failures.push(InputError {
-                        path: input.shown.clone(),
-                        source: PipelineError::Report(e),
-                    });
-                }
-            }
-            Err(source) => failures.push(InputError {
-                path: input.shown.clone(),
-                source,
-            }),
+        if let Some(f) = close_input(input, result, &mut done) {
+            failures.push(f);
         }
     }
     failures
+}
+
+/// Hands a finished input's totals to `done`; returns the failure, if any, with its path.
+fn close_input(
+    input: &Input,
+    result: Result<Stats, PipelineError>,
+    done: &mut impl FnMut(&str, &Stats) -> io::Result<()>,
+) -> Option<InputError> {
+    let source = match result {
+        Ok(stats) => PipelineError::Report(done(&input.shown, &stats).err()?),
+        Err(e) => e,
+    };
+    Some(InputError {
+        path: input.shown.clone(),
+        source,
+    })
 }
 
 /// Checks the destination fits the inputs before anything is read.
@@ -273,19 +278,8 @@ pub fn scrub(
                 })
             }),
         };
-        match result {
-            Ok(stats) => {
-                if let Err(e) = done(&input.shown, &stats) {
-                    failures.push(InputError {
-                        path: input.shown.clone(),
-                        source: PipelineError::Report(e),
-                    });
-                }
-            }
-            Err(source) => failures.push(InputError {
-                path: input.shown.clone(),
-                source,
-            }),
+        if let Some(f) = close_input(input, result, &mut done) {
+            failures.push(f);
         }
     }
     failures
