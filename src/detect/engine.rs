@@ -805,26 +805,20 @@ fn bounded(hay: &[u8], s: usize, e: usize) -> bool {
     left && right
 }
 
-/// Where to search next after a candidate at `s..e` was rejected. A run of words
-/// (`Patient John Smith`) resumes at the next word, so `John Smith` is still found; a
-/// structured token (`2001:db8::1`, `000-12-3456`) resumes after its end, so no piece of a
-/// rejected address or number is taken for a value of its own. Never one byte at a time
-/// through a long token, which would make a huge line quadratic.
+/// Where to search next after a candidate at `s..e` was rejected: at the next word that
+/// follows white space inside the candidate, so `Patient John Smith` and `Tricare, Member ID:`
+/// still find what starts at their second word; a structured token with no white space
+/// (`2001:db8::1`, `000-12-3456`) resumes after its end, so no piece of a rejected address or
+/// number becomes a value of its own. Never one byte at a time through a long token, which
+/// would make a huge line quadratic.
 fn resume_after_failure(hay: &[u8], s: usize, e: usize) -> usize {
     if !is_word(hay[s]) {
         return s + 1;
     }
-    let run_end = hay[s..]
-        .iter()
-        .position(|&b| !is_word(b))
-        .map_or(hay.len(), |p| s + p);
-    let next_is_space = hay.get(run_end).is_some_and(|b| *b == b' ' || *b == b'\t');
-    let end = e.max(s + 1);
-    if next_is_space {
-        run_end.min(end).max(s + 1)
-    } else {
-        end
-    }
+    let end = e.max(s + 1).min(hay.len());
+    (s + 1..end)
+        .find(|&p| (hay[p - 1] == b' ' || hay[p - 1] == b'\t') && !hay[p].is_ascii_whitespace())
+        .unwrap_or(end)
 }
 
 /// Keeps findings ordered and non-overlapping: of two that overlap, the higher score wins, then
@@ -1001,7 +995,8 @@ mod tests {
 
     #[test]
     fn resume_skips_whole_words_only() {
-        assert_eq!(resume_after_failure(b"Patient John", 0, 12), 7);
+        assert_eq!(resume_after_failure(b"Patient John", 0, 12), 8);
+        assert_eq!(resume_after_failure(b"Tricare, Member ID", 0, 15), 9);
         assert_eq!(resume_after_failure(b"(312", 0, 4), 1);
         assert_eq!(resume_after_failure(b"aaaa", 0, 2), 2);
         assert_eq!(resume_after_failure(b"2001:db8::1 x", 0, 11), 11);
