@@ -69,6 +69,7 @@ fn bench(c: &mut Criterion) {
                 limits: Default::default(),
                 interactive: false,
                 char_offsets: false,
+                fingerprints: false,
             };
             pipeline::run(&engine, &mut &text[..], Some(&mut out), opts, |_| Ok(()))
                 .map(|s| s.findings)

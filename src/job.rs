@@ -154,6 +154,7 @@ fn open(input: &Input) -> Result<Box<dyn Read + Send>, PipelineError> {
 pub struct JobOptions {
     pub threads: usize,
     pub char_offsets: bool,
+    pub fingerprints: bool,
 }
 
 fn run_opts(mode: Mode, input: &Input, o: JobOptions) -> RunOptions {
@@ -163,6 +164,7 @@ fn run_opts(mode: Mode, input: &Input, o: JobOptions) -> RunOptions {
         limits: Default::default(),
         interactive: input.path.is_none(),
         char_offsets: o.char_offsets,
+        fingerprints: o.fingerprints,
     }
 }
 

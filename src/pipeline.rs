@@ -109,6 +109,8 @@ pub struct RunOptions {
     pub interactive: bool,
     /// Compute character offsets (the Presidio report needs them).
     pub char_offsets: bool,
+    /// Compute keyed fingerprints (an HMAC per finding) for reports that print them.
+    pub fingerprints: bool,
 }
 
 /// What a worker returns for one chunk.
@@ -198,7 +200,11 @@ fn process(
             col,
             char_start: cs,
             char_end: ce,
-            fingerprint: engine.transformer.fingerprint(f.entity, value),
+            fingerprint: if opts.fingerprints {
+                engine.transformer.fingerprint(f.entity, value)
+            } else {
+                None
+            },
         });
         pos = s.max(pos);
         // `pos` advances past the value for copying; lines inside a value are counted too.
@@ -292,7 +298,7 @@ where
         let mut result = Ok(());
         'recv: for p in done_rx.iter() {
             pending.insert(p.seq, p);
-            while let Some(p) = pending.remove(&next) {
+            while let Some(mut p) = pending.remove(&next) {
                 next += 1;
                 if let Some(w) = output.as_deref_mut() {
                     if let Err(e) = w.write_all(&p.out) {
@@ -300,7 +306,7 @@ where
                         break 'recv;
                     }
                 }
-                for r in &p.found {
+                for r in std::mem::take(&mut p.found) {
                     let loc = Located {
                         start: p.offset + (r.f.start as u64),
                         end: p.offset + (r.f.end as u64),
@@ -311,7 +317,7 @@ where
                         entity: r.f.entity,
                         rule: r.f.rule,
                         score: r.f.score,
-                        fingerprint: r.fingerprint.clone(),
+                        fingerprint: r.fingerprint,
                     };
                     stats.findings += 1;
                     if opts.mode == Mode::Scrub
@@ -392,6 +398,7 @@ mod tests {
             limits,
             interactive: false,
             char_offsets: true,
+            fingerprints: true,
         };
         run(engine, &mut &input[..], Some(&mut out), opts, |l| {
             found.push(l.clone());

@@ -87,6 +87,11 @@ impl<W: Write> Report<W> {
         }
     }
 
+    /// Whether the format prints keyed fingerprints.
+    pub fn needs_fingerprints(&self) -> bool {
+        matches!(self.format, ReportFormat::Jsonl | ReportFormat::Json)
+    }
+
     /// Whether the format needs character offsets.
     pub fn needs_chars(&self) -> bool {
         self.format == ReportFormat::Presidio

@@ -35,6 +35,7 @@ pub fn run(a: ScanArgs) -> Result<i32> {
     let opts = JobOptions {
         threads: a.common.threads(),
         char_offsets: report.needs_chars(),
+        fingerprints: report.needs_fingerprints(),
     };
     let started = Instant::now();
     let report_cell = std::cell::RefCell::new(&mut report);

@@ -63,6 +63,7 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
     let opts = JobOptions {
         threads: a.common.threads(),
         char_offsets: a.report_file.is_some() && report.needs_chars(),
+        fingerprints: a.report_file.is_some() && report.needs_fingerprints(),
     };
     let started = Instant::now();
     let cell = std::cell::RefCell::new(&mut report);

@@ -361,6 +361,7 @@ impl Detector {
             free: c.free.as_ref().map(SetCache::new),
             near: c.near.as_ref().map(SetCache::new),
             hits: Vec::new(),
+            candidates: Vec::new(),
             openers: Vec::new(),
             extra: Vec::new(),
             near_found: Vec::new(),
@@ -395,6 +396,8 @@ pub struct Scanner {
     near: Option<SetCache>,
     /// Hotword hits of the window under test.
     hits: Vec<Hit>,
+    /// Patterns that also match where a candidate was rejected (reused buffer).
+    candidates: Vec<PatternID>,
     /// Where the free pass met a hotword of a context-requiring rule.
     openers: Vec<(usize, usize)>,
     /// Findings of entity-named groups of the last confirmed match.
@@ -617,19 +620,23 @@ impl Scanner {
         failed: PatternID,
         field_hot: Option<&[u32]>,
     ) -> Option<(Finding, usize)> {
-        let candidates: Vec<PatternID> = {
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        {
             let cache = self.cache(which);
             cache.patset.clear();
             let input = Input::new(hay).range(s..limit).anchored(Anchored::Yes);
             set.all
                 .which_overlapping_matches_with(&mut cache.all, &input, &mut cache.patset);
-            cache
-                .patset
-                .iter()
-                .filter(|&p| p != failed && set.rule_of[p.as_usize()] != OPENER)
-                .collect()
-        };
-        for pid in candidates {
+            candidates.extend(
+                cache
+                    .patset
+                    .iter()
+                    .filter(|&p| p != failed && set.rule_of[p.as_usize()] != OPENER),
+            );
+        }
+        let mut found = None;
+        for &pid in &candidates {
             let m = {
                 let cache = self.cache(which);
                 let input = Input::new(hay)
@@ -641,11 +648,13 @@ impl Scanner {
                 if let Some(f) =
                     self.confirm(inner, set, which, hay, m.start(), m.end(), pid, field_hot)
                 {
-                    return Some((f, m.end()));
+                    found = Some((f, m.end()));
+                    break;
                 }
             }
         }
-        None
+        self.candidates = candidates;
+        found
     }
 
     /// Whether a context word of rule `r` stands within `ws..we` but outside the value itself,
@@ -768,8 +777,8 @@ impl Scanner {
             (true, false) => return None,
             (true, true) => (rule.context_score - 0.25).max(0.0),
         };
+        let mut extra = std::mem::take(&mut self.extra);
         let cache = self.cache(which);
-        let mut extra = Vec::new();
         for &(slot, entity) in groups {
             if let Some(sp) = cache.caps.get_group(slot) {
                 if sp.start < sp.end {
