@@ -5,7 +5,8 @@ Usage: python3 scripts/gen_biglog.py OUT --mb 1024 [--seed 7] [--phi-rate 0.05]
 
 About `--phi-rate` of the lines carry identifiers (names, SSNs, phones, emails, IPs, dates,
 MRNs, secrets) in key=value or JSON form; the rest are realistic PHI-free lines (epoch
-timestamps, hex trace ids, hostnames, sizes, durations). A block of unique lines is generated
+timestamps, hex trace ids, hostnames, sizes, durations, version numbers) with nothing a
+de-identifier should touch, so the rate says how dense the findings are. A block of unique lines is generated
 and then repeated to reach the size, so a 1 GiB file takes seconds, not minutes. No real data:
 every value is random.
 """
@@ -55,7 +56,7 @@ def clean_line(r, ts):
     if k == 2:
         return (f"{ts} WARN  [pool-{r.randint(1, 9)}-thread-{r.randint(1, 32)}] c.e.sched.Job - retry "
                 f"attempt={r.randint(1, 5)} backoff={r.randint(10, 5000)}ms queue=jobs-{r.randint(1, 8)} depth={r.randint(0, 999)}")
-    return (f"{ts} INFO  [gateway] upstream=10.0.{r.randint(0, 9)}.{r.randint(1, 254)}:8080 conn reused "
+    return (f"{ts} INFO  [gateway] upstream={r.choice(SVCS)}-{r.randint(0, 9)}.svc.internal:8080 conn reused "
             f"bytes_in={r.randint(0, 65535)} bytes_out={r.randint(0, 1 << 20)} version=1.{r.randint(0, 30)}.{r.randint(0, 9)}")
 
 
