@@ -31,6 +31,9 @@ impl Chunk {
     }
 }
 
+/// How far back from a cut an unterminated PEM block is looked for.
+const PEM_REACH: usize = 64 << 10;
+
 /// Sizes that bound memory.
 #[derive(Debug, Clone, Copy)]
 pub struct ChunkLimits {
@@ -61,9 +64,12 @@ pub fn cut_point(buf: &[u8], start: usize, eof: bool, limits: ChunkLimits) -> Op
     let over = body.len() >= limits.hard_max;
     if let Some(nl) = memchr::memrchr(b'\n', body) {
         let mut cut = start + nl + 1;
-        // Keep an open PEM block for the next chunk, unless it alone fills the hard limit.
-        if let Some(b) = memmem::rfind(&buf[start..cut], b"-----BEGIN ") {
-            let b = start + b;
+        // Keep an open PEM block for the next chunk, unless it alone fills the hard limit. Only
+        // the chunk's tail is searched: a key block is a few KiB, and a reverse search over
+        // every whole chunk would cost more than it finds.
+        let tail = cut.saturating_sub(PEM_REACH).max(start);
+        if let Some(b) = memmem::rfind(&buf[tail..cut], b"-----BEGIN ") {
+            let b = tail + b;
             if memmem::find(&buf[b..cut], b"-----END ").is_none() {
                 let line_start =
                     memchr::memrchr(b'\n', &buf[start..b]).map_or(start, |p| start + p + 1);
