@@ -154,6 +154,7 @@ fn opener_pattern(words: &[String]) -> Option<String> {
         .iter()
         .map(|w| {
             let b = w.as_bytes();
+            // `_` separates words here (`medical_record`, `patient_id`); `\b` alone would not.
             let pre = if b.first().is_some_and(u8::is_ascii_alphanumeric) {
                 r"\b"
             } else {
@@ -251,14 +252,14 @@ impl Detector {
         rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
         let mut openers: Vec<String> = rules
             .iter()
-            .filter(|r| r.requires_context)
+            .filter(|r| r.searched_near_hotwords())
             .flat_map(|r| r.hotwords.iter().map(|w| w.to_ascii_lowercase()))
             .collect();
         openers.sort();
         openers.dedup();
         let opener = opener_pattern(&openers);
-        let free = PatternSet2::build(&rules, |r| !r.requires_context, opener.as_deref())?;
-        let near = PatternSet2::build(&rules, |r| r.requires_context, None)?;
+        let free = PatternSet2::build(&rules, |r| !r.searched_near_hotwords(), opener.as_deref())?;
+        let near = PatternSet2::build(&rules, |r| r.searched_near_hotwords(), None)?;
 
         let mut words: Vec<String> = Vec::new();
         let mut hot_of: Vec<Vec<u32>> = Vec::new();
@@ -327,7 +328,7 @@ impl Detector {
         };
         let near_window = rules
             .iter()
-            .filter(|r| r.requires_context)
+            .filter(|r| r.searched_near_hotwords())
             .map(|r| r.window)
             .max()
             .unwrap_or(0);
@@ -465,8 +466,10 @@ impl Scanner {
         let mut near_found = std::mem::take(&mut self.near_found);
         near_found.clear();
         if inner.near.is_some() {
-            let field_opens = field_hot
-                .is_some_and(|f| f.iter().any(|&r| inner.rules[r as usize].requires_context));
+            let field_opens = field_hot.is_some_and(|f| {
+                f.iter()
+                    .any(|&r| inner.rules[r as usize].searched_near_hotwords())
+            });
             if field_opens {
                 self.search_range(
                     &inner,
@@ -628,12 +631,24 @@ impl Scanner {
             let input = Input::new(hay).range(s..limit).anchored(Anchored::Yes);
             set.all
                 .which_overlapping_matches_with(&mut cache.all, &input, &mut cache.patset);
-            candidates.extend(
-                cache
-                    .patset
-                    .iter()
-                    .filter(|&p| p != failed && set.rule_of[p.as_usize()] != OPENER),
-            );
+            candidates.extend(cache.patset.iter().filter(|&p| p != failed));
+        }
+        // A label word hidden under the rejected candidate (`Per` in `Per Laura`, taken for a
+        // first name) still opens its region.
+        if let Some(i) = candidates
+            .iter()
+            .position(|p| set.rule_of[p.as_usize()] == OPENER)
+        {
+            let pid = candidates.remove(i);
+            let cache = self.cache(which);
+            let input = Input::new(hay)
+                .range(s..limit)
+                .anchored(Anchored::Pattern(pid));
+            if let Some(m) = set.first.search_with(&mut cache.first, &input) {
+                if bounded(hay, m.start(), m.end()) {
+                    self.openers.push((m.start(), m.end()));
+                }
+            }
         }
         let mut found = None;
         for &pid in &candidates {

@@ -130,6 +130,17 @@ pub struct Rule {
     pub origin: String,
 }
 
+impl Rule {
+    /// Rules that can only match next to one of their hotwords are searched only there.
+    ///
+    /// Label rules (`MRN: …`) are deliberately not: measured on a 1 GiB log, opening a region
+    /// at every `pass`, `user`, `group` or `state` cost more (165 MB/s) than keeping them in
+    /// the one DFA pass (308 MB/s).
+    pub fn searched_near_hotwords(&self) -> bool {
+        self.requires_context
+    }
+}
+
 /// One problem in one rule pack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackError {
