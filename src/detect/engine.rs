@@ -952,6 +952,21 @@ mod tests {
     }
 
     #[test]
+    fn hotword_under_a_rejected_candidate_still_opens_its_region() {
+        let det = builtin().unwrap();
+        // `Contact Smith` is tried as a name first and rejected; `Contact` must still count
+        // as the phone label for the bare ten digits.
+        let text = "Contact Smith 3124472291";
+        let found = scan(&det, text);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.entity == Entity::Phone && &text[f.start..f.end] == "3124472291"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn context_before_from_counts_but_findings_start_at_from() {
         let det = builtin().unwrap();
         let hay = b"SSN 536228726\n................................................................536228726";
