@@ -1019,6 +1019,38 @@ mod tests {
     }
 
     #[test]
+    fn street_city_state_zip_each_found() {
+        let det = builtin().unwrap();
+        for (text, want) in [
+            (
+                "lives at 6759 E. Meadow Ave, Rochester. Foley removed",
+                vec![
+                    ("LOCATION", "6759 E. Meadow Ave"),
+                    ("LOCATION", "Rochester"),
+                ],
+            ),
+            (
+                "at 123 Main St, Springfield, IL 62704 today",
+                vec![
+                    ("LOCATION", "123 Main St"),
+                    ("LOCATION", "Springfield"),
+                    ("ZIP", "62704"),
+                ],
+            ),
+            (
+                "at 123 Main St, Patient was seen",
+                vec![("LOCATION", "123 Main St")],
+            ),
+        ] {
+            let got: Vec<(&str, &str)> = scan(&det, text)
+                .iter()
+                .map(|f| (f.entity.name(), &text[f.start..f.end]))
+                .collect();
+            assert_eq!(got, want, "{text}");
+        }
+    }
+
+    #[test]
     fn machine_text_is_no_name() {
         let det = builtin().unwrap();
         for text in [
