@@ -70,6 +70,7 @@ fn bench(c: &mut Criterion) {
                 interactive: false,
                 char_offsets: false,
                 fingerprints: false,
+                progress: None,
             };
             pipeline::run(&engine, &mut &text[..], Some(&mut out), opts, |_| Ok(()))
                 .map(|s| s.findings)

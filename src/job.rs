@@ -61,6 +61,19 @@ pub struct Input {
     pub from_dir: bool,
 }
 
+/// Total size of the inputs that are files (standard input counts as unknown).
+pub fn total_size(inputs: &[Input]) -> Option<u64> {
+    inputs
+        .iter()
+        .map(|i| {
+            i.path
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+        })
+        .sum()
+}
+
 /// Expands paths: `-` or nothing is standard input, directories are walked in name order.
 ///
 /// # Errors
@@ -151,13 +164,15 @@ fn open(input: &Input) -> Result<Box<dyn Read + Send>, PipelineError> {
 
 /// Shared knobs of a job.
 #[derive(Debug, Clone, Copy)]
-pub struct JobOptions {
+pub struct JobOptions<'a> {
     pub threads: usize,
     pub char_offsets: bool,
     pub fingerprints: bool,
+    /// Input bytes done so far, across all inputs, for a progress display.
+    pub progress: Option<&'a std::sync::atomic::AtomicU64>,
 }
 
-fn run_opts(mode: Mode, input: &Input, o: JobOptions) -> RunOptions {
+fn run_opts<'a>(mode: Mode, input: &Input, o: JobOptions<'a>) -> RunOptions<'a> {
     RunOptions {
         mode,
         threads: o.threads,
@@ -165,6 +180,7 @@ fn run_opts(mode: Mode, input: &Input, o: JobOptions) -> RunOptions {
         interactive: input.path.is_none(),
         char_offsets: o.char_offsets,
         fingerprints: o.fingerprints,
+        progress: o.progress,
     }
 }
 

@@ -101,7 +101,7 @@ impl From<(io::Error, u64)> for PipelineError {
 
 /// Options of one run.
 #[derive(Debug, Clone, Copy)]
-pub struct RunOptions {
+pub struct RunOptions<'a> {
     pub mode: Mode,
     pub threads: usize,
     pub limits: ChunkLimits,
@@ -111,12 +111,16 @@ pub struct RunOptions {
     pub char_offsets: bool,
     /// Compute keyed fingerprints (an HMAC per finding) for reports that print them.
     pub fingerprints: bool,
+    /// Bytes written out so far are added here, for a progress display.
+    pub progress: Option<&'a std::sync::atomic::AtomicU64>,
 }
 
 /// What a worker returns for one chunk.
 struct Processed {
     seq: u64,
     offset: u64,
+    /// Input bytes of the chunk body.
+    len: u64,
     out: Vec<u8>,
     found: Vec<Rel>,
     newlines: u64,
@@ -234,6 +238,7 @@ fn process(
     Processed {
         seq: chunk.seq,
         offset: chunk.offset,
+        len: body.len() as u64,
         out,
         found: rel,
         newlines,
@@ -334,6 +339,9 @@ where
                     }
                 }
                 line += p.newlines;
+                if let Some(progress) = opts.progress {
+                    progress.fetch_add(p.len, std::sync::atomic::Ordering::Relaxed);
+                }
                 carry_col = if p.ends_nl {
                     0
                 } else if p.newlines == 0 {
@@ -399,6 +407,7 @@ mod tests {
             interactive: false,
             char_offsets: true,
             fingerprints: true,
+            progress: None,
         };
         run(engine, &mut &input[..], Some(&mut out), opts, |l| {
             found.push(l.clone());
@@ -406,6 +415,29 @@ mod tests {
         })
         .unwrap();
         (out, found)
+    }
+
+    #[test]
+    fn progress_counts_every_input_byte() {
+        let engine = engine();
+        let input = b"SSN 536-22-8726\nnothing here\nlast line".repeat(500);
+        let counter = std::sync::atomic::AtomicU64::new(0);
+        let opts = RunOptions {
+            mode: Mode::Scan,
+            threads: 2,
+            limits: ChunkLimits {
+                target: 100,
+                hard_max: 1 << 20,
+            },
+            interactive: false,
+            char_offsets: false,
+            fingerprints: false,
+            progress: Some(&counter),
+        };
+        let stats = run::<_, Vec<u8>, _>(&engine, &mut &input[..], None, opts, |_| Ok(())).unwrap();
+        assert_eq!(counter.into_inner(), input.len() as u64);
+        assert_eq!(stats.bytes, input.len() as u64);
+        assert_eq!(stats.findings, 500);
     }
 
     /// The scrub tester: every case whole and cut at many chunk sizes and thread counts gives

@@ -2,6 +2,7 @@
 //! library's engine. No detection or transform logic lives here.
 
 mod keygen;
+mod progress;
 mod rules;
 mod scan;
 mod scrub;
@@ -92,6 +93,16 @@ impl Common {
         }
     }
 
+    /// Tells a scrub without key or policy that it writes placeholders, and how to get tokens.
+    pub fn notice_placeholders(&self, engine: &Engine) {
+        if engine.transformer.key().is_none() && self.policy.is_none() && !self.quiet {
+            eprintln!(
+                "phiscrub: no key given, so values become [ENTITY] placeholders; \
+                 a key (`phiscrub keygen`) gives consistent tokens instead"
+            );
+        }
+    }
+
     pub fn threads(&self) -> usize {
         self.threads
             .filter(|&n| n > 0)
@@ -111,12 +122,6 @@ impl Common {
                 "the policy asks for keyed actions (token, shape or shift) but no key was given; \
                  make one with `phiscrub keygen -o phiscrub.key` and pass `--key-file phiscrub.key` \
                  or set PHISCRUB_KEY"
-            );
-        }
-        if !keyed && self.policy.is_none() && !self.quiet {
-            eprintln!(
-                "phiscrub: no key given, so values become [ENTITY] placeholders; \
-                 a key (`phiscrub keygen`) gives consistent tokens instead"
             );
         }
         let detector = detect::load(&self.rules)?;

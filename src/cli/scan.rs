@@ -32,20 +32,25 @@ pub fn run(a: ScanArgs) -> Result<i32> {
     let key_id = engine.transformer.key().map(|k| k.id().to_string());
     let stdout = io::stdout();
     let mut report = Report::new(a.report, BufWriter::new(stdout.lock()), rule_ids, key_id);
-    let opts = JobOptions {
-        threads: a.common.threads(),
-        char_offsets: report.needs_chars(),
-        fingerprints: report.needs_fingerprints(),
-    };
+    let (char_offsets, fingerprints) = (report.needs_chars(), report.needs_fingerprints());
     let started = Instant::now();
     let report_cell = std::cell::RefCell::new(&mut report);
-    let failures = job::scan(
-        &engine,
-        &inputs,
-        opts,
-        |path, f| report_cell.borrow_mut().finding(path, f),
-        |_, stats| report_cell.borrow_mut().end_input(stats.bytes),
-    );
+    let total_size = job::total_size(&inputs);
+    let failures = super::progress::with_progress(!a.common.quiet, total_size, |progress| {
+        let opts = JobOptions {
+            threads: a.common.threads(),
+            char_offsets,
+            fingerprints,
+            progress,
+        };
+        job::scan(
+            &engine,
+            &inputs,
+            opts,
+            |path, f| report_cell.borrow_mut().finding(path, f),
+            |_, stats| report_cell.borrow_mut().end_input(stats.bytes),
+        )
+    });
     let failed = super::report_failures(&failures);
     let total = report.total();
     if !a.common.quiet {

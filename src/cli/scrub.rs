@@ -33,6 +33,7 @@ pub struct ScrubArgs {
 
 pub fn run(a: ScrubArgs) -> Result<i32> {
     let engine = a.common.engine()?;
+    a.common.notice_placeholders(&engine);
     let dest = match (&a.output, a.in_place) {
         (Some(p), _) => Dest::Path(p.clone()),
         (None, true) => Dest::InPlace,
@@ -60,21 +61,28 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
         None => Box::new(io::sink()),
     };
     let mut report = Report::new(a.report, sink, rule_ids, key_id);
-    let opts = JobOptions {
-        threads: a.common.threads(),
-        char_offsets: a.report_file.is_some() && report.needs_chars(),
-        fingerprints: a.report_file.is_some() && report.needs_fingerprints(),
-    };
+    let char_offsets = a.report_file.is_some() && report.needs_chars();
+    let fingerprints = a.report_file.is_some() && report.needs_fingerprints();
     let started = Instant::now();
     let cell = std::cell::RefCell::new(&mut report);
-    let failures = job::scrub(
-        &engine,
-        &inputs,
-        &dest,
-        opts,
-        |path, f| cell.borrow_mut().finding(path, f),
-        |_, stats| cell.borrow_mut().end_input(stats.bytes),
-    );
+    // Streaming stdin to stdout is a pipe stage (`tail -f |`): no progress line there.
+    let show = !a.common.quiet && !matches!(dest, Dest::Stdout);
+    let failures = super::progress::with_progress(show, job::total_size(&inputs), |progress| {
+        let opts = JobOptions {
+            threads: a.common.threads(),
+            char_offsets,
+            fingerprints,
+            progress,
+        };
+        job::scrub(
+            &engine,
+            &inputs,
+            &dest,
+            opts,
+            |path, f| cell.borrow_mut().finding(path, f),
+            |_, stats| cell.borrow_mut().end_input(stats.bytes),
+        )
+    });
     let failed = super::report_failures(&failures);
     if !a.common.quiet {
         eprintln!("{}", report.summary_line(started.elapsed().as_secs_f64()));
