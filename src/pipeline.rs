@@ -121,6 +121,8 @@ struct Processed {
     offset: u64,
     /// Input bytes of the chunk body.
     len: u64,
+    /// The chunk's buffer, handed back to the reader for reuse.
+    spent: Vec<u8>,
     out: Vec<u8>,
     found: Vec<Rel>,
     newlines: u64,
@@ -245,6 +247,7 @@ fn process(
         ends_nl,
         tail_chars,
         chars,
+        spent: chunk.data,
     }
 }
 
@@ -268,12 +271,14 @@ where
     let threads = opts.threads.max(1);
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(threads * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<Processed>(threads * 2);
+    let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<u8>>(threads * 4 + 2);
     let mut stats = Stats::default();
     std::thread::scope(|scope| -> Result<(), PipelineError> {
         let reader = scope.spawn(move || {
             let idle = text::stdin_idle;
             let idle: Option<&dyn Fn() -> bool> = if opts.interactive { Some(&idle) } else { None };
-            text::read_chunks(input, idle, opts.limits, |c| {
+            let spare = || spare_rx.try_recv().ok();
+            text::read_chunks(input, idle, opts.limits, spare, |c| {
                 // A closed channel means the consumer failed; it reports why.
                 chunk_tx.send(c).map_err(|_| PipelineError::Worker)
             })
@@ -339,6 +344,8 @@ where
                     }
                 }
                 line += p.newlines;
+                // A full pool just drops the buffer.
+                let _ = spare_tx.try_send(std::mem::take(&mut p.spent));
                 if let Some(progress) = opts.progress {
                     progress.fetch_add(p.len, std::sync::atomic::Ordering::Relaxed);
                 }

@@ -104,16 +104,28 @@ pub fn cut_point(buf: &[u8], start: usize, eof: bool, limits: ChunkLimits) -> Op
 ///
 /// # Errors
 /// A read error, with the byte offset reached; or whatever `emit` returns.
+///
+/// `spare` hands back buffers of chunks already done, so a long run reuses a few allocations
+/// instead of faulting in fresh pages for every chunk.
 pub fn read_chunks<R: Read + ?Sized, E>(
     input: &mut R,
     idle: Option<&dyn Fn() -> bool>,
     limits: ChunkLimits,
+    mut spare: impl FnMut() -> Option<Vec<u8>>,
     mut emit: impl FnMut(Chunk) -> Result<(), E>,
 ) -> Result<u64, E>
 where
     E: From<(io::Error, u64)>,
 {
-    let mut buf: Vec<u8> = Vec::with_capacity(limits.target + CONTEXT_BYTES);
+    let capacity = limits.target + CONTEXT_BYTES;
+    let mut fresh = move || match spare() {
+        Some(mut v) => {
+            v.clear();
+            v
+        }
+        None => Vec::with_capacity(capacity),
+    };
+    let mut buf: Vec<u8> = fresh();
     let mut start = 0usize; // body start within buf
     let mut offset = 0u64; // stream offset of buf[start]
     let mut seq = 0u64;
@@ -121,18 +133,30 @@ where
     while !eof {
         let want = limits.target.max(64 << 10);
         let old = buf.len();
-        buf.resize(old + want, 0);
-        let n = loop {
-            match input.read(&mut buf[old..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+        let n = if idle.is_none() {
+            // A file: fill up to `want` without zeroing the buffer first.
+            match (&mut *input).take(want as u64).read_to_end(&mut buf) {
+                Ok(n) => n,
                 Err(e) => {
                     buf.truncate(old);
                     return Err(E::from((e, offset + (old - start) as u64)));
                 }
             }
+        } else {
+            buf.resize(old + want, 0);
+            let n = loop {
+                match input.read(&mut buf[old..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        buf.truncate(old);
+                        return Err(E::from((e, offset + (old - start) as u64)));
+                    }
+                }
+            };
+            buf.truncate(old + n);
+            n
         };
-        buf.truncate(old + n);
         eof = n == 0;
         let short = n < want;
         let body_len = buf.len() - start;
@@ -142,7 +166,7 @@ where
         }
         while let Some(cut) = cut_point(&buf, start, eof, limits) {
             let ctx_from = cut.saturating_sub(CONTEXT_BYTES);
-            let mut next = Vec::with_capacity(limits.target + CONTEXT_BYTES);
+            let mut next = fresh();
             next.extend_from_slice(&buf[ctx_from..]);
             let next_start = cut - ctx_from;
             buf.truncate(cut);
@@ -194,10 +218,16 @@ mod tests {
         let mut r = input;
         let idle = || true;
         let idle: Option<&dyn Fn() -> bool> = if interactive { Some(&idle) } else { None };
-        read_chunks::<_, E>(&mut r, idle, limits, |c| {
-            out.push(c);
-            Ok(())
-        })
+        read_chunks::<_, E>(
+            &mut r,
+            idle,
+            limits,
+            || None,
+            |c| {
+                out.push(c);
+                Ok(())
+            },
+        )
         .unwrap();
         out
     }
@@ -280,10 +310,16 @@ mod tests {
             b"ee\n".to_vec(),
         ]);
         let mut bodies = Vec::new();
-        read_chunks::<_, E>(&mut r, Some(&|| true), ChunkLimits::default(), |c| {
-            bodies.push(c.body().to_vec());
-            Ok(())
-        })
+        read_chunks::<_, E>(
+            &mut r,
+            Some(&|| true),
+            ChunkLimits::default(),
+            || None,
+            |c| {
+                bodies.push(c.body().to_vec());
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(
             bodies,
