@@ -194,6 +194,7 @@ def iban_ok(iban: str) -> bool:
 
 
 def aba_ok(n: str) -> bool:
+    """The ABA checksum (the Federal Reserve prefix is chosen by the caller)."""
     d = [int(c) for c in n]
     return (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8])) % 10 == 0
 
@@ -642,7 +643,9 @@ class Gen:
 
     def aba(self) -> str:
         while True:
-            n = self.rng.choice(["0", "1", "2", "3"]) + self.digits(8)
+            # Federal Reserve prefixes: 00-12, 21-32 (thrift), 61-72 (electronic), 80.
+            prefix = self.rng.choice([*range(0, 13), *range(21, 33), *range(61, 73), 80])
+            n = f"{prefix:02d}" + self.digits(7)
             if aba_ok(n):
                 return n
 
