@@ -159,11 +159,13 @@ pub fn check(name: &str, value: &[u8]) -> Option<Check> {
         "any_name" => !ws.is_empty() && ws.iter().all(|w| !is_stop(w)),
         // One given name after a relation word ("Per Laura,", "daughter, Madison").
         "given_only" => matches!(ws.as_slice(), [w] if is_given(w)),
-        // After a label: at least one word a dictionary knows, and not only common words.
+        // After a label: most words are names a dictionary knows, and a lone word is not an
+        // everyday one ("Crystal Baker" yes, "Normal" or "Normal Sinus Rhythm" no).
         "labeled_name" => {
+            let known = ws.iter().filter(|w| is_given(w) || is_surname(w)).count();
             !ws.is_empty()
-                && ws.iter().any(|w| is_given(w) || is_surname(w))
-                && ws.iter().any(|w| !is_common(w))
+                && known * 2 >= ws.len()
+                && (ws.len() >= 2 || !is_common(ws[0]))
                 && ws.iter().all(|w| !is_stop(w))
         }
         // A place name before a state code: not `Hello, OK` or `Patient, CA`.
@@ -207,6 +209,8 @@ mod tests {
             ("titled_name", "Hospital", false),
             ("labeled_name", "Jane Doe", true),
             ("labeled_name", "Normal", false),
+            ("labeled_name", "Crystal Baker", true),
+            ("labeled_name", "Normal Sinus Rhythm", false),
         ] {
             // "not a name on its own": Invalid, or TestValue (only with context)
             let got = check(validator, value.as_bytes());
