@@ -10,7 +10,10 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::entity::Entity;
+use crate::formats::image;
 use crate::pipeline::{self, Engine, Located, Mode, PipelineError, RunOptions, Stats};
+use crate::policy::Action;
 
 /// Where scrubbed output goes.
 #[derive(Debug, Clone)]
@@ -195,20 +198,133 @@ pub fn scan(
 ) -> Vec<InputError> {
     let mut failures = Vec::new();
     for input in inputs {
-        let result = open(input).and_then(|mut r| {
-            pipeline::run::<_, io::Sink, _>(
-                engine,
-                &mut *r,
-                None,
-                run_opts(Mode::Scan, input, opts),
-                |l| found(&input.shown, l),
-            )
+        let result = run_input::<io::Sink>(engine, input, Mode::Scan, opts, None, &mut |l| {
+            found(&input.shown, l)
         });
         if let Some(f) = close_input(input, result, &mut done) {
             failures.push(f);
         }
     }
     failures
+}
+
+/// Runs one input through the format that fits it: a whole image file, or a text stream.
+fn run_input<W: Write + ?Sized>(
+    engine: &Engine,
+    input: &Input,
+    mode: Mode,
+    opts: JobOptions,
+    output: Option<&mut W>,
+    found: &mut dyn FnMut(&Located) -> io::Result<()>,
+) -> Result<Stats, PipelineError> {
+    if let Some((kind, rule)) = image_input(engine, input)? {
+        return run_image(engine, input, kind, rule, mode, opts, output, found);
+    }
+    let mut r = open(input)?;
+    pipeline::run(engine, &mut *r, output, run_opts(mode, input, opts), |l| {
+        found(l)
+    })
+}
+
+/// Rule id of a whole image file (in `patterns/media.toml`).
+const IMAGE_RULE: &str = "photo.image_file";
+
+/// Whether `input` is an image file whose PHOTO finding is in play, with the rule's index.
+fn image_input(
+    engine: &Engine,
+    input: &Input,
+) -> Result<Option<(image::ImageKind, u32)>, PipelineError> {
+    let Some(path) = &input.path else {
+        return Ok(None);
+    };
+    let Some(rule) = engine
+        .detector
+        .rules()
+        .iter()
+        .position(|r| r.id == IMAGE_RULE)
+    else {
+        return Ok(None);
+    };
+    let r = &engine.detector.rules()[rule];
+    if !engine.filter.allows(Entity::Photo) || r.score < engine.min_score {
+        return Ok(None);
+    }
+    let read_err = |source| PipelineError::Read { offset: 0, source };
+    let mut head = [0u8; image::SNIFF_LEN];
+    let mut n = 0;
+    let mut f = File::open(path).map_err(read_err)?;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_err(e)),
+        }
+    }
+    Ok(image::sniff(&head[..n]).map(|k| (k, rule as u32)))
+}
+
+/// One PHOTO finding for the whole file; when scrubbing, the policy's action decides what is
+/// written: the file as it was (`keep`), nothing (`redact`), or a 1×1 grey image of the same
+/// format (every other action: an image stays an image).
+#[allow(clippy::too_many_arguments)]
+fn run_image<W: Write + ?Sized>(
+    engine: &Engine,
+    input: &Input,
+    kind: image::ImageKind,
+    rule: u32,
+    mode: Mode,
+    opts: JobOptions,
+    output: Option<&mut W>,
+    found: &mut dyn FnMut(&Located) -> io::Result<()>,
+) -> Result<Stats, PipelineError> {
+    let path = input.path.as_deref().unwrap_or(Path::new("-"));
+    let read_err = |source| PipelineError::Read { offset: 0, source };
+    let size = std::fs::metadata(path).map_err(read_err)?.len();
+    let fingerprint = if opts.fingerprints {
+        let bytes = std::fs::read(path).map_err(read_err)?;
+        engine.transformer.fingerprint(Entity::Photo, &bytes)
+    } else {
+        None
+    };
+    let score = engine.detector.rules()[rule as usize].score;
+    let loc = Located {
+        start: 0,
+        end: size,
+        line: 1,
+        column: 1,
+        char_start: opts.char_offsets.then_some(0),
+        char_end: opts.char_offsets.then_some(size),
+        entity: Entity::Photo,
+        rule,
+        score,
+        fingerprint,
+    };
+    found(&loc).map_err(PipelineError::Report)?;
+    let action = engine.transformer.action(Entity::Photo, IMAGE_RULE);
+    let mut changed = 0;
+    if let (Mode::Scrub, Some(w)) = (mode, output) {
+        match action {
+            Action::Keep => {
+                let mut f = File::open(path).map_err(read_err)?;
+                io::copy(&mut f, w).map_err(PipelineError::Write)?;
+            }
+            Action::Redact => changed = 1,
+            _ => {
+                w.write_all(image::blank(kind))
+                    .map_err(PipelineError::Write)?;
+                changed = 1;
+            }
+        }
+    }
+    if let Some(p) = opts.progress {
+        p.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(Stats {
+        bytes: size,
+        findings: 1,
+        changed,
+    })
 }
 
 /// Hands a finished input's totals to `done`; returns the failure, if any, with its path.
@@ -279,21 +395,16 @@ pub fn scrub(
     let many = inputs.len() > 1 || inputs.iter().any(|i| i.from_dir);
     let mut failures = Vec::new();
     for input in inputs {
-        let ropts = run_opts(Mode::Scrub, input, opts);
+        let mut report = |l: &Located| found(&input.shown, l);
         let result = match target(input, dest, many) {
             None => {
                 let stdout = io::stdout();
                 let mut w = BufWriter::with_capacity(256 << 10, stdout.lock());
-                open(input).and_then(|mut r| {
-                    pipeline::run(engine, &mut *r, Some(&mut w), ropts, |l| {
-                        found(&input.shown, l)
-                    })
-                })
+                run_input(engine, input, Mode::Scrub, opts, Some(&mut w), &mut report)
+                    .and_then(|s| w.flush().map(|()| s).map_err(PipelineError::Write))
             }
             Some(path) => write_atomically(&path, input.path.as_deref(), |w| {
-                open(input).and_then(|mut r| {
-                    pipeline::run(engine, &mut *r, Some(w), ropts, |l| found(&input.shown, l))
-                })
+                run_input(engine, input, Mode::Scrub, opts, Some(w), &mut report)
             }),
         };
         if let Some(f) = close_input(input, result, &mut done) {

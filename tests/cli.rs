@@ -585,3 +585,83 @@ fn report_formats() {
     assert!(t.contains("TOTAL") && t.contains("SSN"));
     assert_no_leak(&[&json.stdout, &pres.stdout, t.as_bytes()]);
 }
+
+#[test]
+fn image_files_are_one_photo_and_scrub_to_a_blank_of_their_kind() {
+    let dir = tempdir();
+    let src = dir.path().join("in");
+    std::fs::create_dir_all(&src).unwrap();
+    // A JPEG-signed file: the 1x1 blank followed by more bytes standing in for a face.
+    let blank = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/patterns/blank/1x1.jpg"
+    ))
+    .unwrap();
+    let mut photo = blank.clone();
+    photo.extend((0..4000u32).map(|i| (i * 7 % 251) as u8));
+    std::fs::write(src.join("face.jpg"), &photo).unwrap();
+    std::fs::write(src.join("note.txt"), "SSN 536-22-8726\n").unwrap();
+
+    let scan = run(
+        &[
+            "scan",
+            "--quiet",
+            "--report",
+            "jsonl",
+            src.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(scan.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = scan
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let img: Vec<_> = lines
+        .iter()
+        .filter(|v| v["path"].as_str().unwrap().ends_with("face.jpg"))
+        .collect();
+    assert_eq!(img.len(), 1, "one finding for the whole image: {lines:?}");
+    assert_eq!(img[0]["entity"], "PHOTO");
+    assert_eq!(img[0]["rule"], "photo.image_file");
+    assert_eq!(img[0]["end"].as_u64().unwrap(), photo.len() as u64);
+
+    for (policy, want) in [
+        ("", Some(blank.clone())),
+        ("[entities]\nPHOTO = \"keep\"\n", Some(photo.clone())),
+        ("[entities]\nPHOTO = \"redact\"\n", Some(Vec::new())),
+    ] {
+        let out = dir.path().join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let mut args = vec![
+            "scrub",
+            "--quiet",
+            src.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        let pfile = dir.path().join("p.toml");
+        if !policy.is_empty() {
+            std::fs::write(&pfile, policy).unwrap();
+            args.extend(["--policy", pfile.to_str().unwrap()]);
+        }
+        let res = run(&args, b"");
+        assert_eq!(
+            res.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        assert_eq!(
+            std::fs::read(out.join("face.jpg")).ok(),
+            want,
+            "policy {policy:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("note.txt")).unwrap(),
+            "SSN [SSN]\n"
+        );
+    }
+}

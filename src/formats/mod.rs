@@ -1,7 +1,8 @@
 //! Formats: reading input into pieces detection can run on, and writing every byte that was not
 //! changed back exactly as it was. This issue brings text and log streams; structured formats
-//! plug in beside them.
+//! plug in beside them. Whole image files are recognised by their signature (`image`).
 
+pub mod image;
 pub mod text;
 
 /// The input formats `--format` accepts.
