@@ -81,6 +81,12 @@ impl fmt::Display for Entity {
     }
 }
 
+impl serde::Serialize for Entity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// The name given is no entity phiscrub knows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown entity `{0}` (run `phiscrub rules` for the list)")]

@@ -23,6 +23,7 @@
 //! assert_eq!(out, b"mail [EMAIL] now\n");
 //! ```
 
+pub mod classify;
 pub mod dates;
 pub mod detect;
 pub mod entity;
