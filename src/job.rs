@@ -10,8 +10,10 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::classify::ColumnRules;
 use crate::entity::Entity;
 use crate::formats::image;
+use crate::formats::Format;
 use crate::pipeline::{self, Engine, Located, Mode, PipelineError, RunOptions, Stats};
 use crate::policy::Action;
 
@@ -173,6 +175,12 @@ pub struct JobOptions<'a> {
     pub fingerprints: bool,
     /// Input bytes done so far, across all inputs, for a progress display.
     pub progress: Option<&'a std::sync::atomic::AtomicU64>,
+    /// `--format`; `auto` picks per file by its name.
+    pub format: Format,
+    /// `--delimiter` for CSV (sniffed when absent).
+    pub delimiter: Option<u8>,
+    /// Column rules for structured formats.
+    pub columns: &'a ColumnRules,
 }
 
 fn run_opts<'a>(mode: Mode, input: &Input, o: JobOptions<'a>) -> RunOptions<'a> {
@@ -221,9 +229,26 @@ fn run_input<W: Write + ?Sized>(
         return run_image(engine, input, kind, rule, mode, opts, output, found);
     }
     let mut r = open(input)?;
-    pipeline::run(engine, &mut *r, output, run_opts(mode, input, opts), |l| {
-        found(l)
-    })
+    let ropts = run_opts(mode, input, opts);
+    match opts.format.resolve(input.path.as_deref()) {
+        f @ (Format::Csv | Format::Tsv) => {
+            let delimiter = opts.delimiter.or((f == Format::Tsv).then_some(b'\t'));
+            let dialect = delimiter.map(|d| crate::formats::csv_codec::Dialect {
+                delimiter: d,
+                quote: b'"',
+            });
+            crate::formats::csv::run(
+                engine,
+                opts.columns,
+                &mut *r,
+                output,
+                dialect,
+                &ropts,
+                found,
+            )
+        }
+        _ => pipeline::run(engine, &mut *r, output, ropts, |l| found(l)),
+    }
 }
 
 /// Rule id of a whole image file (in `patterns/media.toml`).
@@ -299,6 +324,8 @@ fn run_image<W: Write + ?Sized>(
         rule,
         score,
         fingerprint,
+        field: None,
+        row: None,
     };
     found(&loc).map_err(PipelineError::Report)?;
     let action = engine.transformer.action(Entity::Photo, IMAGE_RULE);

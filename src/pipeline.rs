@@ -66,6 +66,9 @@ pub struct Located {
     pub rule: u32,
     pub score: f32,
     pub fingerprint: Option<String>,
+    /// Structured input: the column or key path, and the 1-based data row.
+    pub field: Option<std::sync::Arc<str>>,
+    pub row: Option<u64>,
 }
 
 /// Totals of one run.
@@ -89,6 +92,8 @@ pub enum PipelineError {
     Write(#[source] io::Error),
     #[error("report error: {0}")]
     Report(#[source] io::Error),
+    #[error("{0}")]
+    Format(String),
     #[error("a worker thread stopped unexpectedly")]
     Worker,
 }
@@ -328,6 +333,8 @@ where
                         rule: r.f.rule,
                         score: r.f.score,
                         fingerprint: r.fingerprint,
+                        field: None,
+                        row: None,
                     };
                     stats.findings += 1;
                     if opts.mode == Mode::Scrub

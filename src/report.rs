@@ -46,6 +46,11 @@ struct JsonFinding<'a> {
     rule: &'a str,
     score: f64,
     fingerprint: Option<&'a str>,
+    /// Structured input only: column or key path, 1-based data row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    row: Option<u64>,
 }
 
 /// Collects findings and writes them in the chosen format.
@@ -127,6 +132,8 @@ impl<W: Write> Report<W> {
                     rule,
                     score: round(f.score),
                     fingerprint: f.fingerprint.as_deref(),
+                    field: f.field.as_deref(),
+                    row: f.row,
                 };
                 if self.format == ReportFormat::Jsonl {
                     serde_json::to_writer(&mut self.out, &rec)?;
@@ -259,6 +266,8 @@ mod tests {
             rule: 0,
             score: 0.949_999_9,
             fingerprint: None,
+            field: None,
+            row: None,
         }
     }
 

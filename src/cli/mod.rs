@@ -2,6 +2,7 @@
 //! library's engine. No detection or transform logic lives here.
 
 mod keygen;
+mod profile;
 mod progress;
 mod rules;
 mod scan;
@@ -38,6 +39,8 @@ pub enum Command {
     Keygen(keygen::KeygenArgs),
     /// List every entity and rule with its HIPAA letter, validator and default action.
     Rules(rules::RulesArgs),
+    /// Show how each column of a CSV/TSV file is classified (entity, kept or scanned).
+    Profile(profile::ProfileArgs),
 }
 
 /// Flags shared by `scan` and `scrub`.
@@ -49,6 +52,9 @@ pub struct Common {
     /// Ignore findings scoring below this (0..1); overrides the policy's `min_score`.
     #[arg(long, value_name = "SCORE")]
     pub min_score: Option<f32>,
+    /// CSV/TSV field delimiter, one character (`,` `;` `|` or `tab`); sniffed when absent.
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
     /// Only these entities (comma-separated, e.g. SSN,EMAIL).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub entities: Vec<Entity>,
@@ -103,6 +109,16 @@ impl Common {
         }
     }
 
+    /// The `--delimiter` byte.
+    pub fn delimiter(&self) -> Result<Option<u8>> {
+        match self.delimiter.as_deref() {
+            None => Ok(None),
+            Some("tab") | Some("\\t") | Some("\t") => Ok(Some(b'\t')),
+            Some(d) if d.len() == 1 && d.is_ascii() && d != "\"" => Ok(Some(d.as_bytes()[0])),
+            Some(_) => bail!("--delimiter takes one ASCII character other than a quote, or `tab`"),
+        }
+    }
+
     pub fn threads(&self) -> usize {
         self.threads
             .filter(|&n| n > 0)
@@ -125,9 +141,10 @@ impl Common {
             );
         }
         let detector = detect::load(&self.rules)?;
+        let known = detector.report_rule_ids();
         let unknown: Vec<&str> = policy
             .rule_ids()
-            .filter(|id| !detector.rules().iter().any(|r| r.id == *id))
+            .filter(|id| !known.iter().any(|k| k == id))
             .collect();
         if !unknown.is_empty() {
             bail!("the policy names unknown rules: {}", unknown.join(", "));
@@ -154,6 +171,7 @@ pub fn main() -> i32 {
         Command::Scrub(a) => scrub::run(a),
         Command::Keygen(a) => keygen::run(a),
         Command::Rules(a) => rules::run(a),
+        Command::Profile(a) => profile::run(a),
     };
     match result {
         Ok(code) => code,

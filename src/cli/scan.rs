@@ -22,13 +22,10 @@ pub struct ScanArgs {
 
 pub fn run(a: ScanArgs) -> Result<i32> {
     let engine = a.common.engine()?;
+    let columns = phiscrub::classify::ColumnRules::builtin()?;
+    let delimiter = a.common.delimiter()?;
     let inputs = job::expand(&a.paths, None)?;
-    let rule_ids = engine
-        .detector
-        .rules()
-        .iter()
-        .map(|r| r.id.clone())
-        .collect();
+    let rule_ids = engine.detector.report_rule_ids();
     let key_id = engine.transformer.key().map(|k| k.id().to_string());
     let stdout = io::stdout();
     let mut report = Report::new(a.report, BufWriter::new(stdout.lock()), rule_ids, key_id);
@@ -42,6 +39,9 @@ pub fn run(a: ScanArgs) -> Result<i32> {
             char_offsets,
             fingerprints,
             progress,
+            format: a.common.format,
+            delimiter,
+            columns: &columns,
         };
         job::scan(
             &engine,

@@ -33,6 +33,8 @@ pub struct ScrubArgs {
 
 pub fn run(a: ScrubArgs) -> Result<i32> {
     let engine = a.common.engine()?;
+    let columns = phiscrub::classify::ColumnRules::builtin()?;
+    let delimiter = a.common.delimiter()?;
     a.common.notice_placeholders(&engine);
     let dest = match (&a.output, a.in_place) {
         (Some(p), _) => Dest::Path(p.clone()),
@@ -45,12 +47,7 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
     };
     let inputs = job::expand(&a.paths, exclude)?;
     job::check_dest(&inputs, &dest)?;
-    let rule_ids: Vec<String> = engine
-        .detector
-        .rules()
-        .iter()
-        .map(|r| r.id.clone())
-        .collect();
+    let rule_ids = engine.detector.report_rule_ids();
     let key_id = engine.transformer.key().map(|k| k.id().to_string());
     let sink: Box<dyn Write> = match &a.report_file {
         Some(p) => {
@@ -73,6 +70,9 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
             char_offsets,
             fingerprints,
             progress,
+            format: a.common.format,
+            delimiter,
+            columns: &columns,
         };
         job::scrub(
             &engine,

@@ -352,6 +352,19 @@ impl Detector {
         &self.inner.rules
     }
 
+    /// Rule ids as reports name them: every rule, then `column.<ENTITY>` for each entity, the
+    /// "rule" of a value changed because its whole column is that entity.
+    pub fn report_rule_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.inner.rules.iter().map(|r| r.id.clone()).collect();
+        ids.extend(Entity::ALL.iter().map(|e| column_rule_id(*e)));
+        ids
+    }
+
+    /// The report index of `column.<ENTITY>` (see [`Detector::report_rule_ids`]).
+    pub fn column_rule(&self, e: Entity) -> u32 {
+        (self.inner.rules.len() + e.index()) as u32
+    }
+
     /// A per-thread searcher with its own caches: a warm one from the pool when there is one.
     pub fn scanner(&self) -> Scanner {
         if let Some(s) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
@@ -380,6 +393,11 @@ impl Detector {
             }
         }
     }
+}
+
+/// The rule id of values changed because their column is `e`: `column.SSN`.
+pub fn column_rule_id(e: Entity) -> String {
+    format!("column.{}", e.name())
 }
 
 /// A hotword or keyword occurrence in the haystack.

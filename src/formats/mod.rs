@@ -2,6 +2,8 @@
 //! changed back exactly as it was. This issue brings text and log streams; structured formats
 //! plug in beside them. Whole image files are recognised by their signature (`image`).
 
+pub mod csv;
+pub mod csv_codec;
 pub mod image;
 pub mod text;
 
@@ -12,4 +14,26 @@ pub enum Format {
     Auto,
     /// Lines of text or log output; any bytes.
     Text,
+    /// Comma-separated values with a header row (delimiter sniffed unless `--delimiter`).
+    Csv,
+    /// Tab-separated values with a header row.
+    Tsv,
+}
+
+impl Format {
+    /// The format to use for a file: the one asked for, or with `auto` the one its name says.
+    pub fn resolve(self, path: Option<&std::path::Path>) -> Format {
+        if self != Format::Auto {
+            return self;
+        }
+        let ext = path
+            .and_then(|p| p.extension())
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") => Format::Csv,
+            Some("tsv") | Some("tab") => Format::Tsv,
+            _ => Format::Text,
+        }
+    }
 }

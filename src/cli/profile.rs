@@ -1,0 +1,66 @@
+use std::fs::File;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+
+use super::Common;
+use phiscrub::classify::ColumnRules;
+use phiscrub::formats::{csv, csv_codec::Dialect, Format};
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// A CSV or TSV file.
+    pub path: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Prints how each column is classified, so a user can review it and freeze it into a policy.
+pub fn run(a: ProfileArgs) -> Result<i32> {
+    let engine = a.common.engine()?;
+    let columns = ColumnRules::builtin()?;
+    let format = a.common.format.resolve(Some(&a.path));
+    let delimiter = a
+        .common
+        .delimiter()?
+        .or((format == Format::Tsv).then_some(b'\t'));
+    if !matches!(format, Format::Csv | Format::Tsv) {
+        bail!("profile reads CSV or TSV files (use --format csv for another file name)");
+    }
+    let mut f = File::open(&a.path).with_context(|| format!("cannot open {}", a.path.display()))?;
+    let dialect = delimiter.map(|d| Dialect {
+        delimiter: d,
+        quote: b'"',
+    });
+    let classes = csv::profile(&engine, &columns, &mut f, dialect)
+        .with_context(|| a.path.display().to_string())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&classes)?);
+        return Ok(0);
+    }
+    println!(
+        "{:<28} {:<16} {:<8} {:>8} {:>8}",
+        "COLUMN", "CLASS", "HOW", "SAMPLED", "MATCHED"
+    );
+    for c in &classes {
+        let class = match (c.keep, c.entity) {
+            (true, _) => "keep".to_string(),
+            (false, Some(e)) => e.name().to_string(),
+            (false, None) => "scan".to_string(),
+        };
+        let how = c.how.map_or("-", |h| match h {
+            phiscrub::classify::How::Header => "header",
+            phiscrub::classify::How::Values => "values",
+            phiscrub::classify::How::Both => "both",
+        });
+        println!(
+            "{:<28} {:<16} {:<8} {:>8} {:>8}",
+            c.name, class, how, c.sampled, c.matched
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,280 @@
+//! CSV/TSV through the binary: column classes, byte-exact untouched fields, dialect kept,
+//! consistent tokens, and clear errors on malformed input with nothing left behind.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const KEY: &str = "5f1e0c7a9b3d2e4f6a8c0b1d3e5f7a9c2b4d6e8f0a1c3e5b7d9f1a3c5e7b9d0f";
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phiscrub"))
+        .env_remove("PHISCRUB_KEY")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A Synthea-like patients extract: quoted fields with delimiters, doubled quotes, an embedded
+/// newline, CRLF records, a BOM, values no rule finds alone (`Gleason633`).
+fn patients() -> Vec<u8> {
+    let mut v = b"\xEF\xBB\xBF".to_vec();
+    v.extend_from_slice(
+        b"Id,BIRTHDATE,SSN,FIRST,LAST,ADDRESS,CITY,STATE,ZIP,NOTES,HEALTHCARE_EXPENSES\r\n\
+b9c610cd-28a6-4636-ccb6-c7a0d2a4cb85,1961-03-04,536-22-8726,Gleason633,\"O'Neil-Smith\",123 Main St,Springfield,MA,01105,\"called (312) 447-2291, \"\"ok\"\"\",1234.5\r\n\
+c1,1975-11-02,219-45-6789,Ana,Lopez,\"9 Oak Ave, Apt 2\",Boston,MA,02139,\"line one\nline two\",99\r\n\
+c2,,,Bo,Ek,,,CT,,,0\r\n",
+    );
+    v
+}
+
+const PLANTED: &[&str] = &[
+    "536-22-8726",
+    "Gleason633",
+    "O'Neil-Smith",
+    "123 Main St",
+    "Springfield",
+    "(312) 447-2291",
+    "219-45-6789",
+    "1961-03-04",
+    "b9c610cd-28a6-4636-ccb6-c7a0d2a4cb85",
+];
+
+fn fields(text: &str) -> Vec<Vec<String>> {
+    csv_records(text)
+}
+
+/// A tiny RFC 4180 reader for the tests (independent of the code under test).
+fn csv_records(text: &str) -> Vec<Vec<String>> {
+    let (mut recs, mut rec, mut field) = (Vec::new(), Vec::new(), String::new());
+    let (mut q, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (q, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => q = false,
+            (true, c) => field.push(c),
+            (false, '"') => q = true,
+            (false, ',') => rec.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                rec.push(std::mem::take(&mut field));
+                recs.push(std::mem::take(&mut rec));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    recs
+}
+
+#[test]
+fn scrub_keeps_shape_dialect_and_untouched_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("patients.csv");
+    std::fs::write(&src, patients()).unwrap();
+    let key = dir.path().join("k");
+    std::fs::write(&key, KEY).unwrap();
+    let out = dir.path().join("out.csv");
+    let res = run(
+        &[
+            "scrub",
+            "--quiet",
+            "--key-file",
+            key.to_str().unwrap(),
+            src.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBFId,BIRTHDATE,"),
+        "BOM and header kept"
+    );
+    assert_eq!(
+        bytes.windows(2).filter(|w| w == b"\r\n").count(),
+        4,
+        "CRLF records kept"
+    );
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    for v in PLANTED {
+        assert!(!text.contains(v), "{v} survived:\n{text}");
+    }
+    let before = fields(std::str::from_utf8(&patients()[3..]).unwrap());
+    let after = fields(&text);
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b.len(), a.len(), "same field count per row");
+        // kept columns (STATE, HEALTHCARE_EXPENSES) and empty cells are unchanged
+        assert_eq!(b[7], a[7]);
+        assert_eq!(b[10], a[10]);
+        for (x, y) in b.iter().zip(a) {
+            if x.is_empty() {
+                assert!(y.is_empty());
+            }
+        }
+    }
+    // ZIP to three digits, SSN shaped into the 9xx area, the free-text note keeps its words
+    assert_eq!(after[1][8], "01100");
+    assert!(after[1][2].starts_with('9') && after[1][2].len() == 11);
+    assert!(after[1][9].starts_with("called ") && after[1][9].ends_with(", \"ok\""));
+    assert!(
+        after[2][9] == "line one\nline two",
+        "a cell with a newline and nothing to find stays"
+    );
+    // the untouched kept cell is written byte for byte, quoting included
+    assert!(text.contains(",MA,"));
+}
+
+#[test]
+fn same_value_same_token_in_csv_and_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    std::fs::write(&key, KEY).unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, "[entities]\nSSN = \"token\"\n").unwrap();
+    let csv = dir.path().join("a.csv");
+    std::fs::write(&csv, "patient_ssn,x\n536-22-8726,1\n").unwrap();
+    let k = key.to_str().unwrap();
+    let p = policy.to_str().unwrap();
+    let a = run(
+        &[
+            "scrub",
+            "--quiet",
+            "--key-file",
+            k,
+            "--policy",
+            p,
+            csv.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let b = run(
+        &["scrub", "--quiet", "--key-file", k, "--policy", p],
+        b"SSN: 536228726\n",
+    );
+    let tok_csv = String::from_utf8(a.stdout)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let tok_txt = String::from_utf8(b.stdout)
+        .unwrap()
+        .trim()
+        .trim_start_matches("SSN: ")
+        .to_string();
+    assert!(tok_csv.starts_with("SSN_"), "{tok_csv}");
+    assert_eq!(tok_csv, tok_txt);
+}
+
+#[test]
+fn scan_reports_field_and_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("patients.csv");
+    std::fs::write(&src, patients()).unwrap();
+    let res = run(
+        &[
+            "scan",
+            "--quiet",
+            "--report",
+            "jsonl",
+            src.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(res.status.code(), Some(1));
+    let text = String::from_utf8(res.stdout).unwrap();
+    for v in PLANTED {
+        assert!(!text.contains(v));
+    }
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let phone = rows.iter().find(|v| v["entity"] == "PHONE").unwrap();
+    assert_eq!(phone["field"], "NOTES");
+    assert_eq!(phone["row"], 1);
+    let data = patients();
+    let (s, e) = (
+        phone["start"].as_u64().unwrap() as usize,
+        phone["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&data[s..e], b"(312) 447-2291");
+    let first = rows
+        .iter()
+        .find(|v| v["field"] == "FIRST" && v["row"] == 1)
+        .unwrap();
+    assert_eq!(first["rule"], "column.NAME");
+    assert!(rows.iter().all(|v| v["field"] != "STATE"));
+}
+
+#[test]
+fn tsv_and_explicit_delimiters() {
+    let out = run(
+        &["scrub", "--quiet", "--format", "tsv"],
+        b"name\tnote\nJohn Smith\tok, fine\n",
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "name\tnote\n[NAME]\tok, fine\n"
+    );
+    let out = run(
+        &["scrub", "--quiet", "--format", "csv", "--delimiter", ";"],
+        b"ssn;n\n536-22-8726;1\n",
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "ssn;n\n[SSN];1\n");
+}
+
+#[test]
+fn malformed_csv_is_a_clear_error_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, data, want) in [
+        ("open.csv", &b"a,b\n1,\"536-22-8726\n"[..], "unterminated"),
+        ("stray.csv", &b"a,b\n1,53\"6-22-8726\n"[..], "stray quote"),
+    ] {
+        let src = dir.path().join(name);
+        std::fs::write(&src, data).unwrap();
+        let out = dir.path().join(format!("out-{name}"));
+        let res = run(
+            &[
+                "scrub",
+                "--quiet",
+                src.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            b"",
+        );
+        assert_eq!(res.status.code(), Some(2), "{name}");
+        let err = String::from_utf8_lossy(&res.stderr);
+        assert!(
+            err.contains(name) && err.contains(want) && err.contains("byte"),
+            "{err}"
+        );
+        assert!(!err.contains("536"), "no value in errors: {err}");
+        assert!(!out.exists(), "no partial output for {name}");
+    }
+    // empty and header-only files pass through
+    for data in [&b""[..], b"a,b\r\n"] {
+        let res = run(&["scrub", "--quiet", "--format", "csv"], data);
+        assert_eq!(res.status.code(), Some(0));
+        assert_eq!(res.stdout, data);
+    }
+}
