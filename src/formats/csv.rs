@@ -10,12 +10,10 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
+use super::cells::Cells;
 use super::csv_codec::{self as codec, CsvError, Dialect, Record};
-use crate::classify::{ColumnClass, ColumnRules, How};
-use crate::detect::{Context, Finding};
-use crate::entity::Entity;
+use crate::classify::{ColumnClass, ColumnRules};
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
-use crate::policy::Action;
 
 /// Data rows sampled to classify columns.
 pub const SAMPLE_ROWS: usize = 200;
@@ -51,17 +49,13 @@ pub fn run<W: Write + ?Sized>(
     }
     let dialect =
         dialect.unwrap_or_else(|| codec::sniff(&buf[bom..buf.len().min(bom + (64 << 10))]));
-    let mut scanner = engine.detector.scanner();
     let mut st = State {
-        engine,
+        cells: Cells::new(engine),
         dialect,
-        stats: Stats::default(),
         line: 1,
         row: 0,
         cols: Vec::new(),
-        found: Vec::new(),
         out: Vec::new(),
-        value: Vec::new(),
     };
     let mut records: Vec<Record> = Vec::new();
     let mut pos = bom;
@@ -96,24 +90,16 @@ pub fn run<W: Write + ?Sized>(
                     let refs: Vec<&[u8]> = values.iter().map(|v| v.as_ref()).collect();
                     Column {
                         name: name.clone(),
-                        class: columns.classify(name, &refs, &mut scanner, engine.min_score),
+                        class: st.cells.classify(columns, name, &refs),
                     }
                 })
                 .collect();
-            st.copy_record(&buf, &records[0], base, output.as_deref_mut())?;
+            st.copy_record(&buf, &records[0], output.as_deref_mut())?;
             first = 1;
         }
         for r in &records[first..] {
             st.row += 1;
-            st.record(
-                &buf,
-                r,
-                base,
-                &mut scanner,
-                opts,
-                found,
-                output.as_deref_mut(),
-            )?;
+            st.record(&buf, r, base, opts, found, output.as_deref_mut())?;
         }
         if let Some(p) = opts.progress {
             p.fetch_add((resume - pos) as u64, std::sync::atomic::Ordering::Relaxed);
@@ -127,12 +113,12 @@ pub fn run<W: Write + ?Sized>(
         pos = 0;
         eof = fill(input, &mut buf, READ_SIZE, base)?;
     }
-    st.stats.bytes = base + buf.len() as u64;
     if let Some(w) = output {
         w.flush().map_err(PipelineError::Write)?;
     }
-    engine.detector.recycle(scanner);
-    Ok(st.stats)
+    let mut stats = st.cells.finish();
+    stats.bytes = base + buf.len() as u64;
+    Ok(stats)
 }
 
 /// Classes of the columns of a CSV stream's header and sample, for `phiscrub profile`.
@@ -212,17 +198,23 @@ fn fill(
 }
 
 struct State<'e> {
-    engine: &'e Engine,
+    cells: Cells<'e>,
     dialect: Dialect,
-    stats: Stats,
     /// 1-based line of the next record.
     line: u64,
     /// 1-based data row of the current record.
     row: u64,
     cols: Vec<Column>,
-    found: Vec<Finding>,
     out: Vec<u8>,
-    value: Vec<u8>,
+}
+
+/// The class of a column past the header's end (a ragged row): scanned.
+fn extra_column() -> &'static Column {
+    static EXTRA: std::sync::OnceLock<Column> = std::sync::OnceLock::new();
+    EXTRA.get_or_init(|| Column {
+        name: Arc::from(""),
+        class: ColumnClass::scanned(""),
+    })
 }
 
 impl State<'_> {
@@ -230,7 +222,6 @@ impl State<'_> {
         &mut self,
         buf: &[u8],
         r: &Record,
-        _base: u64,
         output: Option<&mut W>,
     ) -> Result<(), PipelineError> {
         self.line += memchr::memchr_iter(b'\n', &buf[r.span.clone()]).count() as u64;
@@ -241,13 +232,11 @@ impl State<'_> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn record<W: Write + ?Sized>(
         &mut self,
         buf: &[u8],
         r: &Record,
         base: u64,
-        scanner: &mut crate::detect::Scanner,
         opts: &RunOptions<'_>,
         found: &mut dyn FnMut(&Located) -> io::Result<()>,
         output: Option<&mut W>,
@@ -255,29 +244,31 @@ impl State<'_> {
         let scrub = output.is_some();
         self.out.clear();
         let mut changed_any = false;
+        let (line, dialect) = (self.line, self.dialect);
         for (i, f) in r.fields.iter().enumerate() {
             if i > 0 {
-                self.out.push(self.dialect.delimiter);
+                self.out.push(dialect.delimiter);
             }
             let raw = &buf[f.raw.clone()];
-            let col = self.cols.get(i);
-            if col.is_some_and(|c| c.class.keep) || raw.is_empty() {
-                self.out.extend_from_slice(raw);
-                continue;
-            }
-            let value = codec::decode(buf, f, self.dialect);
-            let name = col.map(|c| c.name.clone());
-            let changed = match col.and_then(|c| c.class.entity.map(|e| (e, c.class.how))) {
-                Some((e, how)) => {
-                    self.whole(buf, r, f, &value, e, how, name, base, opts, found, scrub)?
-                }
-                None => self.cells(buf, r, f, &value, name, base, scanner, opts, found, scrub)?,
+            let col = self.cols.get(i).unwrap_or_else(|| extra_column());
+            let value = codec::decode(buf, f, dialect);
+            let inner = f.raw.start + usize::from(f.quoted);
+            let place = |pos: usize| {
+                let at = raw_offset(buf, inner, pos, dialect.quote);
+                let before = &buf[r.span.start..at];
+                let nl = memchr::memchr_iter(b'\n', before).count() as u64;
+                let ls =
+                    memchr::memrchr(b'\n', before).map_or(r.span.start, |p| r.span.start + p + 1);
+                let column = buf[ls..at].iter().filter(|&&b| (b as i8) >= -0x40).count() as u64 + 1;
+                (base + at as u64, line + nl, column)
             };
+            let field = (!col.name.is_empty()).then_some(&col.name);
+            let changed = self.cells.cell(
+                &value, &col.class, field, self.row, &place, opts, scrub, found,
+            )?;
             if changed {
                 changed_any = true;
-                let v = std::mem::take(&mut self.value);
-                codec::encode(&v, self.dialect, f.quoted, &mut self.out);
-                self.value = v;
+                codec::encode(&self.cells.value, dialect, f.quoted, &mut self.out);
             } else {
                 self.out.extend_from_slice(raw);
             }
@@ -295,188 +286,6 @@ impl State<'_> {
         }
         Ok(())
     }
-
-    /// A field of a classified column: the whole value is one finding. Returns whether the
-    /// output value (in `self.value`) differs from the input.
-    #[allow(clippy::too_many_arguments)]
-    fn whole(
-        &mut self,
-        buf: &[u8],
-        r: &Record,
-        f: &codec::Field,
-        value: &[u8],
-        e: Entity,
-        how: Option<How>,
-        name: Option<Arc<str>>,
-        base: u64,
-        opts: &RunOptions<'_>,
-        found: &mut dyn FnMut(&Located) -> io::Result<()>,
-        scrub: bool,
-    ) -> Result<bool, PipelineError> {
-        let trimmed = value.trim_ascii();
-        if trimmed.is_empty() {
-            return Ok(false);
-        }
-        if e == Entity::AgeOver89 && !age_over_89(trimmed) {
-            return Ok(false);
-        }
-        if !self.engine.filter.allows(e) {
-            return Ok(false);
-        }
-        let rule = self.engine.detector.column_rule(e);
-        let score = match how {
-            Some(How::Both) => 0.99,
-            Some(How::Header) => 0.95,
-            _ => 0.9,
-        };
-        let loc = self.locate(
-            buf,
-            r,
-            f.raw.start,
-            f.raw.end,
-            base,
-            e,
-            rule,
-            score,
-            value,
-            name,
-            opts,
-        );
-        found(&loc).map_err(PipelineError::Report)?;
-        self.stats.findings += 1;
-        let rule_id = crate::detect::engine::column_rule_id(e);
-        let action = self.engine.transformer.action(e, &rule_id);
-        if !scrub || action == Action::Keep {
-            return Ok(false);
-        }
-        self.value.clear();
-        self.engine
-            .transformer
-            .apply(e, &rule_id, value, &mut self.value);
-        self.stats.changed += 1;
-        Ok(self.value != value)
-    }
-
-    /// A field of a free-text column: scanned with the column name as context.
-    #[allow(clippy::too_many_arguments)]
-    fn cells(
-        &mut self,
-        buf: &[u8],
-        r: &Record,
-        f: &codec::Field,
-        value: &[u8],
-        name: Option<Arc<str>>,
-        base: u64,
-        scanner: &mut crate::detect::Scanner,
-        opts: &RunOptions<'_>,
-        found: &mut dyn FnMut(&Located) -> io::Result<()>,
-        scrub: bool,
-    ) -> Result<bool, PipelineError> {
-        self.found.clear();
-        scanner.scan(
-            value,
-            0,
-            &Context {
-                field: name.as_deref(),
-            },
-            &mut self.found,
-        );
-        let rules = self.engine.detector.rules();
-        let mut hits = std::mem::take(&mut self.found);
-        hits.retain(|h| h.score >= self.engine.min_score && self.engine.filter.allows(h.entity));
-        if hits.is_empty() {
-            self.found = hits;
-            return Ok(false);
-        }
-        let inner = f.raw.start + usize::from(f.quoted);
-        let quote = self.dialect.quote;
-        self.value.clear();
-        let mut pos = 0;
-        let mut changed = false;
-        for h in &hits {
-            let (s, e) = (
-                raw_offset(buf, inner, h.start, quote),
-                raw_offset(buf, inner, h.end, quote),
-            );
-            let loc = self.locate(
-                buf,
-                r,
-                s,
-                e,
-                base,
-                h.entity,
-                h.rule,
-                h.score,
-                &value[h.start..h.end],
-                name.clone(),
-                opts,
-            );
-            found(&loc).map_err(PipelineError::Report)?;
-            self.stats.findings += 1;
-            let rule_id = &rules[h.rule as usize].id;
-            self.value.extend_from_slice(&value[pos..h.start]);
-            if scrub && self.engine.transformer.action(h.entity, rule_id) != Action::Keep {
-                self.engine.transformer.apply(
-                    h.entity,
-                    rule_id,
-                    &value[h.start..h.end],
-                    &mut self.value,
-                );
-                self.stats.changed += 1;
-                changed = true;
-            } else {
-                self.value.extend_from_slice(&value[h.start..h.end]);
-            }
-            pos = h.end;
-        }
-        self.value.extend_from_slice(&value[pos..]);
-        self.found = hits;
-        Ok(changed && self.value != value)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn locate(
-        &self,
-        buf: &[u8],
-        r: &Record,
-        start: usize,
-        end: usize,
-        base: u64,
-        entity: Entity,
-        rule: u32,
-        score: f32,
-        value: &[u8],
-        field: Option<Arc<str>>,
-        opts: &RunOptions<'_>,
-    ) -> Located {
-        let before = &buf[r.span.start..start];
-        let nl = memchr::memchr_iter(b'\n', before).count() as u64;
-        let line_start =
-            memchr::memrchr(b'\n', before).map_or(r.span.start, |p| r.span.start + p + 1);
-        let column = buf[line_start..start]
-            .iter()
-            .filter(|&&b| (b as i8) >= -0x40)
-            .count() as u64
-            + 1;
-        Located {
-            start: base + start as u64,
-            end: base + end as u64,
-            line: self.line + nl,
-            column,
-            char_start: None,
-            char_end: None,
-            entity,
-            rule,
-            score,
-            fingerprint: if opts.fingerprints {
-                self.engine.transformer.fingerprint(entity, value)
-            } else {
-                None
-            },
-            field,
-            row: Some(self.row),
-        }
-    }
 }
 
 /// The byte in `buf` where decoded position `pos` of a field starting (after its opening quote)
@@ -488,12 +297,4 @@ fn raw_offset(buf: &[u8], inner: usize, pos: usize, quote: u8) -> usize {
         dec += 1;
     }
     raw
-}
-
-/// Whether a cell of an age column is over 89 (only those change).
-fn age_over_89(v: &[u8]) -> bool {
-    std::str::from_utf8(v)
-        .ok()
-        .and_then(|s| s.trim().split(['.', ' ']).next()?.parse::<u32>().ok())
-        .is_some_and(|n| n > 89)
 }
