@@ -217,7 +217,7 @@ pub fn scan(
 }
 
 /// Runs one input through the format that fits it: a whole image file, or a text stream.
-fn run_input<W: Write + ?Sized>(
+fn run_input<W: Write + Send + ?Sized>(
     engine: &Engine,
     input: &Input,
     mode: Mode,
@@ -247,6 +247,23 @@ fn run_input<W: Write + ?Sized>(
                 found,
             )
         }
+        f @ (Format::Jsonl | Format::Json) => crate::formats::jsonl::run(
+            engine,
+            opts.columns,
+            &mut *r,
+            output,
+            f == Format::Json,
+            &ropts,
+            found,
+        ),
+        Format::Parquet => match input.path.as_deref() {
+            Some(path) => {
+                crate::formats::parquet::run(engine, opts.columns, path, output, &ropts, found)
+            }
+            None => Err(PipelineError::Format(
+                "Parquet needs a file path, not standard input".into(),
+            )),
+        },
         _ => pipeline::run(engine, &mut *r, output, ropts, |l| found(l)),
     }
 }
@@ -293,7 +310,7 @@ fn image_input(
 /// written: the file as it was (`keep`), nothing (`redact`), or a 1×1 grey image of the same
 /// format (every other action: an image stays an image).
 #[allow(clippy::too_many_arguments)]
-fn run_image<W: Write + ?Sized>(
+fn run_image<W: Write + Send + ?Sized>(
     engine: &Engine,
     input: &Input,
     kind: image::ImageKind,
@@ -425,8 +442,7 @@ pub fn scrub(
         let mut report = |l: &Located| found(&input.shown, l);
         let result = match target(input, dest, many) {
             None => {
-                let stdout = io::stdout();
-                let mut w = BufWriter::with_capacity(256 << 10, stdout.lock());
+                let mut w = BufWriter::with_capacity(256 << 10, io::stdout());
                 run_input(engine, input, Mode::Scrub, opts, Some(&mut w), &mut report)
                     .and_then(|s| w.flush().map(|()| s).map_err(PipelineError::Write))
             }

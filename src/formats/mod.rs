@@ -6,6 +6,8 @@ pub mod cells;
 pub mod csv;
 pub mod csv_codec;
 pub mod image;
+pub mod jsonl;
+pub mod parquet;
 pub mod text;
 
 /// The input formats `--format` accepts.
@@ -19,6 +21,12 @@ pub enum Format {
     Csv,
     /// Tab-separated values with a header row.
     Tsv,
+    /// One JSON value per line; string values are cells named by their key path.
+    Jsonl,
+    /// One JSON document.
+    Json,
+    /// Apache Parquet, row group by row group.
+    Parquet,
 }
 
 impl Format {
@@ -34,6 +42,9 @@ impl Format {
         match ext.as_deref() {
             Some("csv") => Format::Csv,
             Some("tsv") | Some("tab") => Format::Tsv,
+            Some("jsonl") | Some("ndjson") => Format::Jsonl,
+            Some("json") => Format::Json,
+            Some("parquet") | Some("pq") => Format::Parquet,
             _ => Format::Text,
         }
     }
