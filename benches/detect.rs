@@ -71,6 +71,8 @@ fn bench(c: &mut Criterion) {
                 char_offsets: false,
                 fingerprints: false,
                 progress: None,
+                table: None,
+                subject_column: None,
             };
             pipeline::run(&engine, &mut &text[..], Some(&mut out), opts, |_| Ok(()))
                 .map(|s| s.findings)

@@ -181,9 +181,11 @@ pub struct JobOptions<'a> {
     pub delimiter: Option<u8>,
     /// Column rules for structured formats.
     pub columns: &'a ColumnRules,
+    /// `--subject-column`: per-row key of the date shift in structured data.
+    pub subject_column: Option<&'a str>,
 }
 
-fn run_opts<'a>(mode: Mode, input: &Input, o: JobOptions<'a>) -> RunOptions<'a> {
+fn run_opts<'a>(mode: Mode, input: &'a Input, o: JobOptions<'a>) -> RunOptions<'a> {
     RunOptions {
         mode,
         threads: o.threads,
@@ -192,6 +194,12 @@ fn run_opts<'a>(mode: Mode, input: &Input, o: JobOptions<'a>) -> RunOptions<'a> 
         char_offsets: o.char_offsets,
         fingerprints: o.fingerprints,
         progress: o.progress,
+        table: input
+            .path
+            .as_deref()
+            .and_then(Path::file_stem)
+            .and_then(|s| s.to_str()),
+        subject_column: o.subject_column,
     }
 }
 

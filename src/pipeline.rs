@@ -118,6 +118,11 @@ pub struct RunOptions<'a> {
     pub fingerprints: bool,
     /// Bytes written out so far are added here, for a progress display.
     pub progress: Option<&'a std::sync::atomic::AtomicU64>,
+    /// Structured data: the table the input holds (a file stem), for policy column globs.
+    pub table: Option<&'a str>,
+    /// Structured data: the column whose value keys each row's date shift (`--subject-column`),
+    /// so one patient's dates move together in every file.
+    pub subject_column: Option<&'a str>,
 }
 
 /// What a worker returns for one chunk.
@@ -422,6 +427,8 @@ mod tests {
             char_offsets: true,
             fingerprints: true,
             progress: None,
+            table: None,
+            subject_column: None,
         };
         run(engine, &mut &input[..], Some(&mut out), opts, |l| {
             found.push(l.clone());
@@ -447,6 +454,8 @@ mod tests {
             char_offsets: false,
             fingerprints: false,
             progress: Some(&counter),
+            table: None,
+            subject_column: None,
         };
         let stats = run::<_, Vec<u8>, _>(&engine, &mut &input[..], None, opts, |_| Ok(())).unwrap();
         assert_eq!(counter.into_inner(), input.len() as u64);

@@ -12,6 +12,12 @@
 //!
 //! [rules]
 //! "secret.password_assignment" = "redact"
+//!
+//! [columns]                                      # structured data: "table.column", * globs
+//! "patients.ssn" = "token"                       # the column's entity (or OTHER_ID) as a token
+//! "patients.notes" = "scan"                      # free text: scan cell by cell
+//! "audit.*" = "keep"                             # leave alone
+//! "claims.member" = { entity = "HEALTH_PLAN_ID", action = "token" }
 //! ```
 
 use std::collections::HashMap;
@@ -109,6 +115,8 @@ enum ActionSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ActionTable {
+    #[serde(default)]
+    entity: Option<String>,
     action: String,
     #[serde(default)]
     keep_last: Option<usize>,
@@ -125,6 +133,22 @@ struct PolicyFile {
     entities: HashMap<String, ActionSpec>,
     #[serde(default)]
     rules: HashMap<String, ActionSpec>,
+    #[serde(default)]
+    columns: std::collections::BTreeMap<String, ActionSpec>,
+}
+
+/// What the policy says about one column of structured data, overriding the classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnOverride {
+    /// Leave the column alone.
+    Keep,
+    /// Scan each cell as free text.
+    Scan,
+    /// Every value is `entity` (or the classified entity, or OTHER_ID) and gets `action`.
+    Whole {
+        entity: Option<Entity>,
+        action: Action,
+    },
 }
 
 /// The policy is unusable; every problem is listed.
@@ -145,6 +169,8 @@ pub enum PolicyError {
 pub struct Policy {
     by_entity: Vec<Action>,
     by_rule: HashMap<String, Action>,
+    /// `table.column` globs, in file order, first match wins.
+    columns: Vec<(String, ColumnOverride)>,
     /// Findings below this score are neither reported nor changed.
     pub min_score: f32,
 }
@@ -176,6 +202,7 @@ impl Policy {
         Policy {
             by_entity,
             by_rule: HashMap::new(),
+            columns: Vec::new(),
             min_score: DEFAULT_MIN_SCORE,
         }
     }
@@ -225,6 +252,36 @@ impl Policy {
                 Err(p) => problems.push(format!("entities.{name}: {p}")),
             }
         }
+        for (glob, spec) in &file.columns {
+            let o = match spec {
+                ActionSpec::Name(n) if n == "keep" => Ok(ColumnOverride::Keep),
+                ActionSpec::Name(n) if n == "scan" => Ok(ColumnOverride::Scan),
+                _ => {
+                    let entity = match spec {
+                        ActionSpec::Full(ActionTable {
+                            entity: Some(e), ..
+                        }) => match e.parse::<Entity>() {
+                            Ok(e) => Some(e),
+                            Err(err) => {
+                                problems.push(format!("columns.\"{glob}\": {err}"));
+                                continue;
+                            }
+                        },
+                        _ => None,
+                    };
+                    resolve(spec).and_then(|action| match entity {
+                        Some(e) if !action.fits(e) => {
+                            Err(format!("action `{}` does not apply to {e}", action.name()))
+                        }
+                        _ => Ok(ColumnOverride::Whole { entity, action }),
+                    })
+                }
+            };
+            match o {
+                Ok(o) => policy.columns.push((glob.to_ascii_lowercase(), o)),
+                Err(p) => problems.push(format!("columns.\"{glob}\": {p}")),
+            }
+        }
         for (rule, spec) in &file.rules {
             match resolve(spec) {
                 Ok(a) => {
@@ -251,6 +308,22 @@ impl Policy {
         self.by_entity[entity.index()]
     }
 
+    /// The override for column `column` of `table` (a file stem or table name), if a
+    /// `[columns]` glob matches `table.column` (or just `column` when there is no table).
+    pub fn column_override(&self, table: Option<&str>, column: &str) -> Option<ColumnOverride> {
+        if self.columns.is_empty() {
+            return None;
+        }
+        let full = match table {
+            Some(t) => format!("{t}.{column}").to_ascii_lowercase(),
+            None => column.to_ascii_lowercase(),
+        };
+        self.columns
+            .iter()
+            .find(|(g, _)| glob_match(g.as_bytes(), full.as_bytes()))
+            .map(|(_, o)| *o)
+    }
+
     /// The action for an entity, ignoring rule overrides (for `phiscrub rules`).
     pub fn entity_action(&self, entity: Entity) -> Action {
         self.by_entity[entity.index()]
@@ -267,6 +340,21 @@ impl Policy {
     /// Rule ids the policy names, so the caller can check they exist.
     pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
         self.by_rule.keys().map(String::as_str)
+    }
+}
+
+/// `*` matches any run of bytes (including dots); everything else literally.
+fn glob_match(glob: &[u8], text: &[u8]) -> bool {
+    match glob.iter().position(|&b| b == b'*') {
+        None => glob == text,
+        Some(i) => {
+            let (head, rest) = (&glob[..i], &glob[i + 1..]);
+            if !text.starts_with(head) {
+                return false;
+            }
+            let text = &text[head.len()..];
+            (0..=text.len()).any(|k| glob_match(rest, &text[k..]))
+        }
     }
 }
 
@@ -317,6 +405,44 @@ mod tests {
         assert_eq!(p.action(Entity::Date, "d"), Action::Year);
         assert_eq!(p.action(Entity::Ssn, "ssn.dashed"), Action::Redact);
         assert_eq!(p.action(Entity::Ssn, "ssn.other"), Action::Placeholder);
+    }
+
+    #[test]
+    fn column_overrides_match_globs_in_order() {
+        let p = Policy::parse(
+            "[columns]\n\"patients.ssn\" = \"token\"\n\"*.notes\" = \"scan\"\n\"audit.*\" = \"keep\"\n\"claims.member\" = { entity = \"HEALTH_PLAN_ID\", action = \"mask\", keep_last = 2 }\n",
+            true,
+        )
+        .unwrap();
+        for (table, col, want) in [
+            (
+                Some("patients"),
+                "SSN",
+                Some(ColumnOverride::Whole {
+                    entity: None,
+                    action: Action::Token,
+                }),
+            ),
+            (Some("encounters"), "notes", Some(ColumnOverride::Scan)),
+            (Some("audit"), "anything", Some(ColumnOverride::Keep)),
+            (
+                Some("claims"),
+                "member",
+                Some(ColumnOverride::Whole {
+                    entity: Some(Entity::HealthPlanId),
+                    action: Action::Mask {
+                        ch: '*',
+                        keep_last: 2,
+                    },
+                }),
+            ),
+            (Some("patients"), "FIRST", None),
+            (None, "notes", None),
+        ] {
+            assert_eq!(p.column_override(table, col), want, "{table:?}.{col}");
+        }
+        let errs = Policy::parse("[columns]\n\"a.b\" = { entity = \"NOPE\", action = \"token\" }\n\"c.d\" = { entity = \"EMAIL\", action = \"zip3\" }\n", true).unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
     }
 
     #[test]

@@ -278,3 +278,95 @@ fn malformed_csv_is_a_clear_error_and_leaves_nothing() {
         assert_eq!(res.stdout, data);
     }
 }
+
+fn days(d: &str) -> i64 {
+    // days since 1970 for YYYY-MM-DD (civil-from-days inverse, Howard Hinnant)
+    let p: Vec<i64> = d.split('-').map(|x| x.parse().unwrap()).collect();
+    let (y, m, dd) = (if p[1] <= 2 { p[0] - 1 } else { p[0] }, p[1], p[2]);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + dd - 1;
+    era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468
+}
+
+#[test]
+fn subject_column_moves_each_patients_dates_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    std::fs::write(&key, KEY).unwrap();
+    let enc = dir.path().join("encounters.csv");
+    std::fs::write(&enc, "patient_id,START,REASON\np1,2021-03-04,x\np1,2021-03-14,y\np2,2021-03-04,z\np2,2021-05-03,w\n").unwrap();
+    let pat = dir.path().join("patients.csv");
+    std::fs::write(&pat, "patient_id,BIRTHDATE\np1,2021-03-04\np2,2021-03-04\n").unwrap();
+    let k = key.to_str().unwrap();
+    let scrub = |f: &std::path::Path| {
+        let out = run(
+            &[
+                "scrub",
+                "--quiet",
+                "--key-file",
+                k,
+                "--subject-column",
+                "patient_id",
+                f.to_str().unwrap(),
+            ],
+            b"",
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        csv_records(&String::from_utf8(out.stdout).unwrap())
+    };
+    let e = scrub(&enc);
+    let p = scrub(&pat);
+    assert_eq!(days(&e[2][1]) - days(&e[1][1]), 10, "p1 keeps its interval");
+    assert_eq!(days(&e[4][1]) - days(&e[3][1]), 60, "p2 keeps its interval");
+    assert_ne!(e[1][1], "2021-03-04");
+    assert_ne!(e[1][1], e[3][1], "two patients, two offsets");
+    assert_eq!(p[1][1], e[1][1], "same patient, same shift in another file");
+    assert_eq!(p[2][1], e[3][1]);
+    assert_eq!(
+        e[1][0], p[1][0],
+        "the subject key itself is one token everywhere"
+    );
+}
+
+#[test]
+fn policy_column_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("patients.csv");
+    std::fs::write(
+        &src,
+        "FIRST,CITY,NOTES,STATE\nAna,Springfield,SSN 536-22-8726,MA\n",
+    )
+    .unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(
+        &policy,
+        "[columns]\n\"patients.notes\" = \"keep\"\n\"patients.city\" = { action = \"mask\", keep_last = 2 }\n\"*.state\" = \"redact\"\n",
+    )
+    .unwrap();
+    let out = run(
+        &[
+            "scrub",
+            "--quiet",
+            "--policy",
+            policy.to_str().unwrap(),
+            src.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "FIRST,CITY,NOTES,STATE\n[NAME],*********ld,SSN 536-22-8726,\n"
+    );
+}

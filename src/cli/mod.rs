@@ -55,6 +55,10 @@ pub struct Common {
     /// CSV/TSV field delimiter, one character (`,` `;` `|` or `tab`); sniffed when absent.
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
+    /// Structured data: the column (or key path) naming each row's subject, e.g. patient_id;
+    /// dates are then shifted by a keyed offset per subject, keeping each one's intervals.
+    #[arg(long, value_name = "COLUMN")]
+    pub subject_column: Option<String>,
     /// Only these entities (comma-separated, e.g. SSN,EMAIL).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub entities: Vec<Entity>,

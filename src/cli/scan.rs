@@ -42,6 +42,7 @@ pub fn run(a: ScanArgs) -> Result<i32> {
             format: a.common.format,
             delimiter,
             columns: &columns,
+            subject_column: a.common.subject_column.as_deref(),
         };
         job::scan(
             &engine,

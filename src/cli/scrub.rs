@@ -73,6 +73,7 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
             format: a.common.format,
             delimiter,
             columns: &columns,
+            subject_column: a.common.subject_column.as_deref(),
         };
         job::scrub(
             &engine,

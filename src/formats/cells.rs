@@ -14,7 +14,7 @@ use crate::classify::{ColumnClass, ColumnRules, How};
 use crate::detect::{engine::column_rule_id, Context, Finding, Scanner};
 use crate::entity::Entity;
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
-use crate::policy::Action;
+use crate::policy::{Action, ColumnOverride};
 
 /// Where a byte of a cell's decoded value stands in the input: stream offset, 1-based line and
 /// 1-based character column.
@@ -28,6 +28,11 @@ pub struct Cells<'e> {
     /// The rewritten value of the last cell that changed.
     pub value: Vec<u8>,
     pub stats: Stats,
+    /// The current row's subject (`--subject-column`), keying its date shift.
+    subject: Vec<u8>,
+    has_subject: bool,
+    /// Policy column overrides already looked up, by column name.
+    overrides: std::collections::HashMap<Arc<str>, Option<ColumnOverride>>,
 }
 
 impl<'e> Cells<'e> {
@@ -38,7 +43,33 @@ impl<'e> Cells<'e> {
             found: Vec::new(),
             value: Vec::new(),
             stats: Stats::default(),
+            subject: Vec::new(),
+            has_subject: false,
+            overrides: std::collections::HashMap::new(),
         }
+    }
+
+    /// Sets the subject of the row about to be processed (`None`: no subject column, or an
+    /// empty cell), so its dates move by that subject's keyed offset.
+    pub fn set_subject(&mut self, subject: Option<&[u8]>) {
+        self.subject.clear();
+        let s = subject.map(<[u8]>::trim_ascii).unwrap_or_default();
+        self.has_subject = !s.is_empty();
+        self.subject.extend_from_slice(s);
+    }
+
+    fn column_override(
+        &mut self,
+        table: Option<&str>,
+        field: Option<&Arc<str>>,
+    ) -> Option<ColumnOverride> {
+        let f = field?;
+        if let Some(o) = self.overrides.get(f) {
+            return *o;
+        }
+        let o = self.engine.transformer.policy().column_override(table, f);
+        self.overrides.insert(f.clone(), o);
+        o
     }
 
     /// Classifies a column from its name and sample values.
@@ -74,12 +105,34 @@ impl<'e> Cells<'e> {
         scrub: bool,
         found: &mut dyn FnMut(&Located) -> io::Result<()>,
     ) -> Result<bool, PipelineError> {
-        if class.keep || value.is_empty() {
+        if value.is_empty() {
             return Ok(false);
         }
-        match class.entity {
-            Some(e) => self.whole(value, e, class.how, field, row, place, opts, scrub, found),
-            None => self.scan(value, field, row, place, opts, scrub, found),
+        match self.column_override(opts.table, field) {
+            Some(ColumnOverride::Keep) => Ok(false),
+            Some(ColumnOverride::Scan) => self.scan(value, field, row, place, opts, scrub, found),
+            Some(ColumnOverride::Whole { entity, action }) => {
+                let e = entity.or(class.entity).unwrap_or(Entity::OtherId);
+                self.whole(
+                    value,
+                    e,
+                    Some(How::Header),
+                    Some(action),
+                    field,
+                    row,
+                    place,
+                    opts,
+                    scrub,
+                    found,
+                )
+            }
+            None if class.keep => Ok(false),
+            None => match class.entity {
+                Some(e) => self.whole(
+                    value, e, class.how, None, field, row, place, opts, scrub, found,
+                ),
+                None => self.scan(value, field, row, place, opts, scrub, found),
+            },
         }
     }
 
@@ -89,6 +142,7 @@ impl<'e> Cells<'e> {
         value: &[u8],
         e: Entity,
         how: Option<How>,
+        action: Option<Action>,
         field: Option<&Arc<str>>,
         row: u64,
         place: Place<'_>,
@@ -124,13 +178,15 @@ impl<'e> Cells<'e> {
         found(&loc).map_err(PipelineError::Report)?;
         self.stats.findings += 1;
         let rule_id = column_rule_id(e);
-        if !scrub || self.engine.transformer.action(e, &rule_id) == Action::Keep {
+        let action = action.unwrap_or_else(|| self.engine.transformer.action(e, &rule_id));
+        if !scrub || action == Action::Keep {
             return Ok(false);
         }
         self.value.clear();
+        let subject = self.has_subject.then_some(self.subject.as_slice());
         self.engine
             .transformer
-            .apply(e, &rule_id, value, &mut self.value);
+            .apply_with(action, e, value, subject, &mut self.value);
         self.stats.changed += 1;
         Ok(self.value != value)
     }
@@ -182,11 +238,14 @@ impl<'e> Cells<'e> {
             self.stats.findings += 1;
             let rule_id = &rules[h.rule as usize].id;
             self.value.extend_from_slice(&value[pos..h.start]);
-            if scrub && self.engine.transformer.action(h.entity, rule_id) != Action::Keep {
-                self.engine.transformer.apply(
+            let action = self.engine.transformer.action(h.entity, rule_id);
+            if scrub && action != Action::Keep {
+                let subject = self.has_subject.then_some(self.subject.as_slice());
+                self.engine.transformer.apply_with(
+                    action,
                     h.entity,
-                    rule_id,
                     &value[h.start..h.end],
+                    subject,
                     &mut self.value,
                 );
                 self.stats.changed += 1;

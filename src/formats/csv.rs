@@ -55,6 +55,7 @@ pub fn run<W: Write + ?Sized>(
         line: 1,
         row: 0,
         cols: Vec::new(),
+        subject: None,
         out: Vec::new(),
     };
     let mut records: Vec<Record> = Vec::new();
@@ -94,6 +95,9 @@ pub fn run<W: Write + ?Sized>(
                     }
                 })
                 .collect();
+            st.subject = opts
+                .subject_column
+                .and_then(|s| names.iter().position(|n| n.eq_ignore_ascii_case(s)));
             st.copy_record(&buf, &records[0], output.as_deref_mut())?;
             first = 1;
         }
@@ -205,6 +209,8 @@ struct State<'e> {
     /// 1-based data row of the current record.
     row: u64,
     cols: Vec<Column>,
+    /// Index of the `--subject-column`, when the header has it.
+    subject: Option<usize>,
     out: Vec<u8>,
 }
 
@@ -243,6 +249,11 @@ impl State<'_> {
     ) -> Result<(), PipelineError> {
         let scrub = output.is_some();
         self.out.clear();
+        let subject = self
+            .subject
+            .and_then(|i| r.fields.get(i))
+            .map(|f| codec::decode(buf, f, self.dialect));
+        self.cells.set_subject(subject.as_deref());
         let mut changed_any = false;
         let (line, dialect) = (self.line, self.dialect);
         for (i, f) in r.fields.iter().enumerate() {

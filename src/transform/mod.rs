@@ -78,6 +78,23 @@ impl Transformer {
         self.apply_action(action, entity, value, offset, out);
     }
 
+    /// Appends the replacement for `value` under an explicit `action` (a policy column
+    /// override), with the date offset of `subject` when given.
+    pub fn apply_with(
+        &self,
+        action: Action,
+        entity: Entity,
+        value: &[u8],
+        subject: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) {
+        let offset = match (subject, self.key.as_ref()) {
+            (Some(s), Some(k)) => shift_days(k, s),
+            _ => self.date_offset,
+        };
+        self.apply_action(action, entity, value, offset, out);
+    }
+
     fn apply_action(
         &self,
         action: Action,
