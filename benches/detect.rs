@@ -70,6 +70,7 @@ fn bench(c: &mut Criterion) {
                 interactive: false,
                 char_offsets: false,
                 fingerprints: false,
+                positions: false,
                 progress: None,
                 table: None,
                 subject_column: None,

@@ -173,6 +173,8 @@ pub struct JobOptions<'a> {
     pub threads: usize,
     pub char_offsets: bool,
     pub fingerprints: bool,
+    /// Line, column and byte positions of findings are wanted (a report prints them).
+    pub positions: bool,
     /// Input bytes done so far, across all inputs, for a progress display.
     pub progress: Option<&'a std::sync::atomic::AtomicU64>,
     /// `--format`; `auto` picks per file by its name.
@@ -193,6 +195,7 @@ fn run_opts<'a>(mode: Mode, input: &'a Input, o: JobOptions<'a>) -> RunOptions<'
         interactive: input.path.is_none(),
         char_offsets: o.char_offsets,
         fingerprints: o.fingerprints,
+        positions: o.positions,
         progress: o.progress,
         table: input
             .path

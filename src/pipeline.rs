@@ -116,6 +116,9 @@ pub struct RunOptions<'a> {
     pub char_offsets: bool,
     /// Compute keyed fingerprints (an HMAC per finding) for reports that print them.
     pub fingerprints: bool,
+    /// Structured formats: compute line, column and byte offsets of findings (a report that
+    /// prints them); without, findings carry only entity, rule, field and row.
+    pub positions: bool,
     /// Bytes written out so far are added here, for a progress display.
     pub progress: Option<&'a std::sync::atomic::AtomicU64>,
     /// Structured data: the table the input holds (a file stem), for policy column globs.
@@ -426,6 +429,7 @@ mod tests {
             interactive: false,
             char_offsets: true,
             fingerprints: true,
+            positions: true,
             progress: None,
             table: None,
             subject_column: None,
@@ -453,6 +457,7 @@ mod tests {
             interactive: false,
             char_offsets: false,
             fingerprints: false,
+            positions: true,
             progress: Some(&counter),
             table: None,
             subject_column: None,

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use crate::entity::Entity;
 
 /// One action. Keyed actions (`token`, `shape`, `shift`) need a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Leave the value as it is (it is still reported by `scan`).
     Keep,
@@ -306,6 +306,11 @@ impl Policy {
             }
         }
         self.by_entity[entity.index()]
+    }
+
+    /// Whether the policy names any column (most do not: then no per-cell look-up is needed).
+    pub fn has_column_overrides(&self) -> bool {
+        !self.columns.is_empty()
     }
 
     /// The override for column `column` of `table` (a file stem or table name), if a

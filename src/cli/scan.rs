@@ -38,6 +38,7 @@ pub fn run(a: ScanArgs) -> Result<i32> {
             threads: a.common.threads(),
             char_offsets,
             fingerprints,
+            positions: true,
             progress,
             format: a.common.format,
             delimiter,

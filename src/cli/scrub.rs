@@ -57,9 +57,16 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
         }
         None => Box::new(io::sink()),
     };
-    let mut report = Report::new(a.report, sink, rule_ids, key_id);
+    // Without a report file only the counts for the summary are kept: nothing is serialized.
+    let format = if a.report_file.is_some() {
+        a.report
+    } else {
+        ReportFormat::Text
+    };
+    let mut report = Report::new(format, sink, rule_ids, key_id);
     let char_offsets = a.report_file.is_some() && report.needs_chars();
     let fingerprints = a.report_file.is_some() && report.needs_fingerprints();
+    let positions = a.report_file.is_some();
     let started = Instant::now();
     let cell = std::cell::RefCell::new(&mut report);
     // Streaming stdin to stdout is a pipe stage (`tail -f |`): no progress line there.
@@ -69,6 +76,7 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
             threads: a.common.threads(),
             char_offsets,
             fingerprints,
+            positions,
             progress,
             format: a.common.format,
             delimiter,

@@ -63,6 +63,9 @@ impl<'e> Cells<'e> {
         table: Option<&str>,
         field: Option<&Arc<str>>,
     ) -> Option<ColumnOverride> {
+        if !self.engine.transformer.policy().has_column_overrides() {
+            return None;
+        }
         let f = field?;
         if let Some(o) = self.overrides.get(f) {
             return *o;
@@ -274,8 +277,11 @@ impl<'e> Cells<'e> {
         place: Place<'_>,
         opts: &RunOptions<'_>,
     ) -> Located {
-        let (s, line, column) = place(start);
-        let (e, _, _) = place(end);
+        let ((s, line, column), (e, _, _)) = if opts.positions {
+            (place(start), place(end))
+        } else {
+            ((0, 0, 0), (0, 0, 0))
+        };
         Located {
             start: s,
             end: e,
