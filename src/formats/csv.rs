@@ -28,101 +28,236 @@ struct Column {
 
 /// Rewrites (or, without `output`, scans) one CSV stream.
 ///
+/// The header and a sample of the first rows classify the columns; then a reader cuts the rest
+/// into chunks of whole records (quote-aware), workers rewrite chunks on all cores, and this
+/// thread puts them back in order, fixing row and line numbers, and writes them.
+///
 /// # Errors
 /// Read and write errors, and malformed CSV (with byte offset and record number, never data).
 #[allow(clippy::too_many_arguments)]
 pub fn run<W: Write + ?Sized>(
     engine: &Engine,
     columns: &ColumnRules,
-    input: &mut dyn Read,
+    input: &mut (dyn Read + Send),
     mut output: Option<&mut W>,
     dialect: Option<Dialect>,
     opts: &RunOptions<'_>,
     found: &mut dyn FnMut(&Located) -> io::Result<()>,
 ) -> Result<Stats, PipelineError> {
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE * 2);
-    let mut base: u64 = 0; // stream offset of buf[0]
-    let mut eof = fill(input, &mut buf, READ_SIZE * 4, base)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE * 4);
+    let eof = fill(input, &mut buf, READ_SIZE * 4, 0)?;
     let bom = codec::bom_len(&buf);
     if let Some(w) = output.as_deref_mut() {
         w.write_all(&buf[..bom]).map_err(PipelineError::Write)?;
     }
     let dialect =
         dialect.unwrap_or_else(|| codec::sniff(&buf[bom..buf.len().min(bom + (64 << 10))]));
-    let mut st = State {
-        cells: Cells::new(engine),
-        dialect,
-        line: 1,
-        row: 0,
-        cols: Vec::new(),
-        subject: None,
-        out: Vec::new(),
-    };
     let mut records: Vec<Record> = Vec::new();
-    let mut pos = bom;
-    let mut record_no = 1u64;
-    let mut header_done = false;
-    loop {
-        records.clear();
-        let resume = codec::split_records(&buf, pos, eof, dialect, record_no, &mut records)
-            .map_err(|e| csv_error(e, base))?;
-        record_no += records.len() as u64;
-        let mut first = 0;
-        if !header_done && !records.is_empty() {
-            header_done = true;
-            // The header, then the sample the columns are classified on.
-            let header = &records[0];
-            let names: Vec<Arc<str>> = header
-                .fields
+    codec::split_records(&buf, bom, eof, dialect, 1, &mut records).map_err(|e| csv_error(e, 0))?;
+    let Some(header) = records.first() else {
+        // Empty, or one record longer than the first read: nothing to classify, copy through.
+        if let Some(w) = output.as_deref_mut() {
+            w.write_all(&buf[bom..]).map_err(PipelineError::Write)?;
+            io::copy(input, w).map_err(PipelineError::Write)?;
+        }
+        return Ok(Stats {
+            bytes: buf.len() as u64,
+            ..Stats::default()
+        });
+    };
+    let names: Vec<Arc<str>> = header
+        .fields
+        .iter()
+        .map(|f| Arc::from(String::from_utf8_lossy(&codec::decode(&buf, f, dialect)).trim()))
+        .collect();
+    let mut classifier = Cells::new(engine);
+    let sample = &records[1..records.len().min(SAMPLE_ROWS + 1)];
+    let cols: Vec<Column> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let values: Vec<std::borrow::Cow<'_, [u8]>> = sample
                 .iter()
-                .map(|f| {
-                    Arc::from(String::from_utf8_lossy(&codec::decode(&buf, f, dialect)).trim())
-                })
+                .filter_map(|r| r.fields.get(i).map(|f| codec::decode(&buf, f, dialect)))
                 .collect();
-            let sample = &records[1..records.len().min(SAMPLE_ROWS + 1)];
-            st.cols = names
-                .iter()
-                .enumerate()
-                .map(|(i, name)| {
-                    let values: Vec<std::borrow::Cow<'_, [u8]>> = sample
-                        .iter()
-                        .filter_map(|r| r.fields.get(i).map(|f| codec::decode(&buf, f, dialect)))
-                        .collect();
-                    let refs: Vec<&[u8]> = values.iter().map(|v| v.as_ref()).collect();
-                    Column {
-                        name: name.clone(),
-                        class: st.cells.classify(columns, name, &refs),
-                    }
-                })
-                .collect();
-            st.subject = opts
-                .subject_column
-                .and_then(|s| names.iter().position(|n| n.eq_ignore_ascii_case(s)));
-            st.copy_record(&buf, &records[0], output.as_deref_mut())?;
-            first = 1;
-        }
-        for r in &records[first..] {
-            st.row += 1;
-            st.record(&buf, r, base, opts, found, output.as_deref_mut())?;
-        }
-        if let Some(p) = opts.progress {
-            p.fetch_add((resume - pos) as u64, std::sync::atomic::Ordering::Relaxed);
-        }
-        if eof {
-            break;
-        }
-        // Keep the unfinished record, read more.
-        buf.drain(..resume);
-        base += resume as u64;
-        pos = 0;
-        eof = fill(input, &mut buf, READ_SIZE, base)?;
+            let refs: Vec<&[u8]> = values.iter().map(|v| v.as_ref()).collect();
+            Column {
+                name: name.clone(),
+                class: classifier.classify(columns, name, &refs),
+            }
+        })
+        .collect();
+    classifier.finish();
+    let subject = opts
+        .subject_column
+        .and_then(|s| names.iter().position(|n| n.eq_ignore_ascii_case(s)));
+    let header_end = header.span.end;
+    if let Some(w) = output.as_deref_mut() {
+        w.write_all(&buf[bom..header_end])
+            .map_err(PipelineError::Write)?;
     }
+    let header_lines = memchr::memchr_iter(b'\n', &buf[..header_end]).count() as u64;
+    drop(records);
+
+    let scrub = output.is_some();
+    let threads = opts.threads.max(1);
+    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(threads * 2);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<Done>(threads * 2);
+    let mut stats = Stats::default();
+    std::thread::scope(|scope| -> Result<(), PipelineError> {
+        let reader =
+            scope.spawn(move || read_chunks(input, buf, header_end, eof, dialect, chunk_tx));
+        for _ in 0..threads {
+            let (rx, tx, cols) = (chunk_rx.clone(), done_tx.clone(), &cols);
+            scope.spawn(move || {
+                let mut st = State {
+                    cells: Cells::new(engine),
+                    dialect,
+                    line: 1,
+                    row: 0,
+                    cols,
+                    subject,
+                    out: Vec::new(),
+                };
+                for chunk in rx {
+                    let done = st.chunk(chunk, opts, scrub);
+                    if tx.send(done).is_err() {
+                        break;
+                    }
+                }
+                st.cells.finish()
+            });
+        }
+        drop(chunk_rx);
+        drop(done_tx);
+        let mut pending = std::collections::BTreeMap::new();
+        let (mut next, mut rows, mut lines, mut records_before) = (0u64, 0u64, header_lines, 1u64);
+        let mut result = Ok(());
+        'recv: for d in done_rx.iter() {
+            pending.insert(d.seq, d);
+            while let Some(d) = pending.remove(&next) {
+                next += 1;
+                if let Some((e, base)) = d.error {
+                    result = Err(csv_error_at(e, base, records_before));
+                    break 'recv;
+                }
+                if let Some(w) = output.as_deref_mut() {
+                    if let Err(e) = w.write_all(&d.out) {
+                        result = Err(PipelineError::Write(e));
+                        break 'recv;
+                    }
+                }
+                for mut l in d.found {
+                    l.row = l.row.map(|r| r + rows);
+                    if opts.positions {
+                        l.line += lines;
+                    }
+                    if let Err(e) = found(&l) {
+                        result = Err(PipelineError::Report(e));
+                        break 'recv;
+                    }
+                }
+                stats.findings += d.stats.findings;
+                stats.changed += d.stats.changed;
+                rows += d.rows;
+                records_before += d.rows;
+                lines += d.lines;
+                if let Some(p) = opts.progress {
+                    p.fetch_add(d.len, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+        drop(done_rx);
+        result?;
+        stats.bytes = reader.join().map_err(|_| PipelineError::Worker)??;
+        Ok(())
+    })?;
     if let Some(w) = output {
         w.flush().map_err(PipelineError::Write)?;
     }
-    let mut stats = st.cells.finish();
-    stats.bytes = base + buf.len() as u64;
     Ok(stats)
+}
+
+/// Whole records of the input after the header, cut for the workers.
+struct Chunk {
+    seq: u64,
+    /// Stream offset of `data[0]`.
+    base: u64,
+    data: Vec<u8>,
+}
+
+/// A chunk rewritten: output bytes, findings with chunk-relative rows and lines, and totals.
+struct Done {
+    seq: u64,
+    out: Vec<u8>,
+    found: Vec<Located>,
+    rows: u64,
+    lines: u64,
+    len: u64,
+    stats: Stats,
+    error: Option<(CsvError, u64)>,
+}
+
+/// Reads the rest of the input and cuts it after the last whole record of every read; returns
+/// the total size of the input.
+fn read_chunks(
+    input: &mut (dyn Read + Send),
+    mut buf: Vec<u8>,
+    mut start: usize,
+    mut eof: bool,
+    dialect: Dialect,
+    tx: crossbeam_channel::Sender<Chunk>,
+) -> Result<u64, PipelineError> {
+    let (mut base, mut seq) = (0u64, 0u64);
+    loop {
+        let cut = if eof {
+            Some(buf.len())
+        } else {
+            codec::last_record_end(&buf, start, buf.len(), dialect)
+        };
+        match cut {
+            Some(cut) if cut > start => {
+                let chunk = Chunk {
+                    seq,
+                    base: base + start as u64,
+                    data: buf[start..cut].to_vec(),
+                };
+                seq += 1;
+                if tx.send(chunk).is_err() {
+                    // The consumer stopped; it reports why.
+                    return Ok(base + buf.len() as u64);
+                }
+                start = cut;
+            }
+            _ => {}
+        }
+        if eof {
+            return Ok(base + buf.len() as u64);
+        }
+        // Keep what is not sent yet and read more.
+        buf.drain(..start);
+        base += start as u64;
+        start = 0;
+        eof = fill(input, &mut buf, READ_SIZE, base)?;
+    }
+}
+
+fn csv_error_at(e: CsvError, base: u64, records_before: u64) -> PipelineError {
+    let rebased = match e {
+        CsvError::Unterminated { offset, record } => CsvError::Unterminated {
+            offset,
+            record: record + records_before,
+        },
+        CsvError::StrayQuote { offset, record } => CsvError::StrayQuote {
+            offset,
+            record: record + records_before,
+        },
+        CsvError::AfterQuote { offset, record } => CsvError::AfterQuote {
+            offset,
+            record: record + records_before,
+        },
+    };
+    csv_error(rebased, base)
 }
 
 /// Classes of the columns of a CSV stream's header and sample, for `phiscrub profile`.
@@ -201,14 +336,14 @@ fn fill(
     Ok(n < want)
 }
 
-struct State<'e> {
+struct State<'e, 'c> {
     cells: Cells<'e>,
     dialect: Dialect,
-    /// 1-based line of the next record.
+    /// 1-based line of the next record, within the chunk.
     line: u64,
-    /// 1-based data row of the current record.
+    /// 1-based data row of the current record, within the chunk.
     row: u64,
-    cols: Vec<Column>,
+    cols: &'c [Column],
     /// Index of the `--subject-column`, when the header has it.
     subject: Option<usize>,
     out: Vec<u8>,
@@ -223,19 +358,50 @@ fn extra_column() -> &'static Column {
     })
 }
 
-impl State<'_> {
-    fn copy_record<W: Write + ?Sized>(
-        &mut self,
-        buf: &[u8],
-        r: &Record,
-        output: Option<&mut W>,
-    ) -> Result<(), PipelineError> {
-        self.line += memchr::memchr_iter(b'\n', &buf[r.span.clone()]).count() as u64;
-        if let Some(w) = output {
-            w.write_all(&buf[r.span.clone()])
-                .map_err(PipelineError::Write)?;
+impl State<'_, '_> {
+    /// Rewrites one chunk of whole records.
+    fn chunk(&mut self, chunk: Chunk, opts: &RunOptions<'_>, scrub: bool) -> Done {
+        self.line = 1;
+        self.row = 0;
+        let before = self.cells.stats;
+        let mut records = Vec::new();
+        let mut out = Vec::with_capacity(if scrub { chunk.data.len() + 1024 } else { 0 });
+        let mut found: Vec<Located> = Vec::new();
+        let mut error = codec::split_records(&chunk.data, 0, true, self.dialect, 1, &mut records)
+            .err()
+            .map(|e| (e, chunk.base));
+        for r in &records {
+            self.row += 1;
+            let mut collect = |l: &Located| {
+                found.push(l.clone());
+                Ok(())
+            };
+            let w = if scrub { Some(&mut out) } else { None };
+            if let Err(PipelineError::Write(_)) =
+                self.record(&chunk.data, r, chunk.base, opts, &mut collect, w)
+            {
+                break;
+            }
         }
-        Ok(())
+        if error.is_some() {
+            // Records before the error are not written: the whole run fails anyway.
+            out.clear();
+        }
+        let after = self.cells.stats;
+        Done {
+            seq: chunk.seq,
+            rows: self.row,
+            lines: memchr::memchr_iter(b'\n', &chunk.data).count() as u64,
+            len: chunk.data.len() as u64,
+            stats: Stats {
+                bytes: 0,
+                findings: after.findings - before.findings,
+                changed: after.changed - before.changed,
+            },
+            out,
+            found,
+            error: error.take(),
+        }
     }
 
     fn record<W: Write + ?Sized>(
