@@ -179,6 +179,9 @@ fn process(
     let mut rel = Vec::new();
     let (mut pos, mut line, mut line_start) = (0usize, 0u64, 0usize);
     let (mut char_pos, mut char_at) = (0usize, 0u64);
+    // Column of the last finding, counted on from there while the line is the same, so a huge
+    // line with many findings stays linear.
+    let (mut col_pos, mut col) = (0usize, 0u64);
     for f in found.iter() {
         if f.score < engine.min_score || !engine.filter.allows(f.entity) {
             continue;
@@ -188,7 +191,12 @@ fn process(
             line += 1;
             line_start = pos + nl + 1;
         }
-        let col = count_chars(&body[line_start..s]);
+        if col_pos < line_start || col_pos > s {
+            col_pos = line_start;
+            col = 0;
+        }
+        col += count_chars(&body[col_pos..s]);
+        col_pos = s;
         let (cs, ce) = if opts.char_offsets {
             char_at += count_chars(&body[char_pos..s]);
             let ce = char_at + count_chars(&body[s..e]);
@@ -466,6 +474,26 @@ mod tests {
         assert_eq!(counter.into_inner(), input.len() as u64);
         assert_eq!(stats.bytes, input.len() as u64);
         assert_eq!(stats.findings, 500);
+    }
+
+    #[test]
+    fn columns_on_one_long_line_with_many_findings() {
+        let engine = engine();
+        let mut input = Vec::new();
+        let mut want = Vec::new();
+        for i in 0..20_000u32 {
+            input.extend_from_slice(b"x \xc3\xa9 SSN ");
+            want.push(String::from_utf8_lossy(&input).chars().count() as u64 + 1);
+            input.extend_from_slice(format!("536-22-{:04} ", 1000 + i % 9000).as_bytes());
+        }
+        let limits = ChunkLimits {
+            target: 4096,
+            hard_max: 64 << 10,
+        };
+        let (_, found) = run_with(&engine, &input, limits, 2, Mode::Scan);
+        let cols: Vec<u64> = found.iter().map(|f| f.column).collect();
+        assert_eq!(cols, want, "columns count characters across chunk cuts");
+        assert!(found.iter().all(|f| f.line == 1));
     }
 
     /// The scrub tester: every case whole and cut at many chunk sizes and thread counts gives
