@@ -378,25 +378,53 @@ fn many_chunks_give_the_same_result_on_any_thread_count() {
     let mut data = String::from("id,name,notes\r\n");
     for i in 0..40_000u32 {
         // quoted fields with embedded newlines straddle chunk cuts now and then
-        data.push_str(&format!("{i},\"Ana {i}\",\"call (312) 447-{:04}\nthen ok, \"\"fine\"\"\"\r\n", i % 10_000));
+        data.push_str(&format!(
+            "{i},\"Ana {i}\",\"call (312) 447-{:04}\nthen ok, \"\"fine\"\"\"\r\n",
+            i % 10_000
+        ));
     }
     std::fs::write(&src, &data).unwrap();
     let s = src.to_str().unwrap();
-    let one = run(&["scan", "--quiet", "--threads", "1", "--report", "jsonl", s], b"");
-    let three = run(&["scan", "--quiet", "--threads", "3", "--report", "jsonl", s], b"");
+    let one = run(
+        &["scan", "--quiet", "--threads", "1", "--report", "jsonl", s],
+        b"",
+    );
+    let three = run(
+        &["scan", "--quiet", "--threads", "3", "--report", "jsonl", s],
+        b"",
+    );
     assert_eq!(one.stdout, three.stdout);
     let rows: Vec<u64> = String::from_utf8(one.stdout)
         .unwrap()
         .lines()
         .filter(|l| l.contains("\"PHONE\""))
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["row"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["row"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
-    assert_eq!(rows, (1..=40_000).collect::<Vec<u64>>(), "one phone per row, rows numbered across chunks");
+    assert_eq!(
+        rows,
+        (1..=40_000).collect::<Vec<u64>>(),
+        "one phone per row, rows numbered across chunks"
+    );
     let line = |n: u64| {
-        let out = run(&["scan", "--quiet", "--threads", "2", "--report", "jsonl", s], b"");
+        let out = run(
+            &["scan", "--quiet", "--threads", "2", "--report", "jsonl", s],
+            b"",
+        );
         let text = String::from_utf8(out.stdout).unwrap();
-        let v: serde_json::Value = text.lines().filter(|l| l.contains("\"PHONE\"")).nth(n as usize).map(|l| serde_json::from_str(l).unwrap()).unwrap();
-        (v["line"].as_u64().unwrap(), v["start"].as_u64().unwrap() as usize)
+        let v: serde_json::Value = text
+            .lines()
+            .filter(|l| l.contains("\"PHONE\""))
+            .nth(n as usize)
+            .map(|l| serde_json::from_str(l).unwrap())
+            .unwrap();
+        (
+            v["line"].as_u64().unwrap(),
+            v["start"].as_u64().unwrap() as usize,
+        )
     };
     let (l, start) = line(39_999);
     assert_eq!(l, 2 + 2 * 39_999, "header line, then two lines per record");
@@ -404,5 +432,8 @@ fn many_chunks_give_the_same_result_on_any_thread_count() {
     let a = run(&["scrub", "--quiet", "--threads", "1", s], b"");
     let b = run(&["scrub", "--quiet", "--threads", "3", s], b"");
     assert_eq!(a.stdout, b.stdout);
-    assert_eq!(String::from_utf8(a.stdout).unwrap().matches("\r\n").count(), 40_001);
+    assert_eq!(
+        String::from_utf8(a.stdout).unwrap().matches("\r\n").count(),
+        40_001
+    );
 }
