@@ -72,6 +72,7 @@ fn bench(c: &mut Criterion) {
                 fingerprints: false,
                 positions: false,
                 progress: None,
+                classes: None,
                 table: None,
                 subject_column: None,
             };

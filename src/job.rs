@@ -177,6 +177,8 @@ pub struct JobOptions<'a> {
     pub positions: bool,
     /// Input bytes done so far, across all inputs, for a progress display.
     pub progress: Option<&'a std::sync::atomic::AtomicU64>,
+    /// Column classes of structured inputs, with the input's path, when a report wants them.
+    pub classes: Option<&'a std::sync::Mutex<Vec<(String, crate::classify::ColumnClass)>>>,
     /// `--format`; `auto` picks per file by its name.
     pub format: Format,
     /// `--delimiter` for CSV (sniffed when absent).
@@ -197,6 +199,7 @@ fn run_opts<'a>(mode: Mode, input: &'a Input, o: JobOptions<'a>) -> RunOptions<'
         fingerprints: o.fingerprints,
         positions: o.positions,
         progress: o.progress,
+        classes: None,
         table: input
             .path
             .as_deref()
@@ -240,7 +243,31 @@ fn run_input<W: Write + Send + ?Sized>(
         return run_image(engine, input, kind, rule, mode, opts, output, found);
     }
     let mut r = open(input)?;
-    let ropts = run_opts(mode, input, opts);
+    let classes = std::sync::Mutex::new(Vec::new());
+    let mut ropts = run_opts(mode, input, opts);
+    if opts.classes.is_some() {
+        ropts.classes = Some(&classes);
+    }
+    let result = run_format(engine, input, opts, &mut r, output, &ropts, found);
+    if let (Some(all), Ok(mine)) = (opts.classes, classes.into_inner()) {
+        if let Ok(mut all) = all.lock() {
+            all.extend(mine.into_iter().map(|c| (input.shown.clone(), c)));
+        }
+    }
+    result
+}
+
+/// Runs an opened input in the format its name or `--format` says.
+fn run_format<W: Write + Send + ?Sized>(
+    engine: &Engine,
+    input: &Input,
+    opts: JobOptions,
+    r: &mut Box<dyn Read + Send>,
+    output: Option<&mut W>,
+    ropts: &RunOptions<'_>,
+    found: &mut dyn FnMut(&Located) -> io::Result<()>,
+) -> Result<Stats, PipelineError> {
+    let ropts = *ropts;
     match opts.format.resolve(input.path.as_deref()) {
         f @ (Format::Csv | Format::Tsv) => {
             let delimiter = opts.delimiter.or((f == Format::Tsv).then_some(b'\t'));

@@ -121,11 +121,32 @@ pub struct RunOptions<'a> {
     pub positions: bool,
     /// Bytes written out so far are added here, for a progress display.
     pub progress: Option<&'a std::sync::atomic::AtomicU64>,
+    /// Structured formats push how they classified each column here (for `--report json`).
+    pub classes: Option<&'a std::sync::Mutex<Vec<crate::classify::ColumnClass>>>,
     /// Structured data: the table the input holds (a file stem), for policy column globs.
     pub table: Option<&'a str>,
     /// Structured data: the column whose value keys each row's date shift (`--subject-column`),
     /// so one patient's dates move together in every file.
     pub subject_column: Option<&'a str>,
+}
+
+impl Default for RunOptions<'_> {
+    /// A one-thread scan of a file: no progress, no structured-data extras.
+    fn default() -> Self {
+        RunOptions {
+            mode: Mode::Scan,
+            threads: 1,
+            limits: ChunkLimits::default(),
+            interactive: false,
+            char_offsets: false,
+            fingerprints: false,
+            positions: true,
+            progress: None,
+            classes: None,
+            table: None,
+            subject_column: None,
+        }
+    }
 }
 
 /// What a worker returns for one chunk.
@@ -439,6 +460,7 @@ mod tests {
             fingerprints: true,
             positions: true,
             progress: None,
+            classes: None,
             table: None,
             subject_column: None,
         };
@@ -467,6 +489,7 @@ mod tests {
             fingerprints: false,
             positions: true,
             progress: Some(&counter),
+            classes: None,
             table: None,
             subject_column: None,
         };

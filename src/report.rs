@@ -65,6 +65,9 @@ pub struct Report<W: Write> {
     file_results: Vec<Value>,
     files: u64,
     bytes: u64,
+    /// Structured inputs: findings per (path, column), and how each column was classified.
+    by_column: BTreeMap<(String, String), u64>,
+    columns: Vec<(String, crate::classify::ColumnClass)>,
 }
 
 fn round(score: f32) -> f64 {
@@ -89,7 +92,19 @@ impl<W: Write> Report<W> {
             file_results: Vec::new(),
             files: 0,
             bytes: 0,
+            by_column: BTreeMap::new(),
+            columns: Vec::new(),
         }
+    }
+
+    /// Whether the format prints a per-column summary (`json`).
+    pub fn wants_columns(&self) -> bool {
+        self.format == ReportFormat::Json
+    }
+
+    /// How the columns of structured inputs were classified, with their input's path.
+    pub fn set_columns(&mut self, columns: Vec<(String, crate::classify::ColumnClass)>) {
+        self.columns = columns;
     }
 
     /// Whether the format prints keyed fingerprints.
@@ -108,6 +123,12 @@ impl<W: Write> Report<W> {
     /// Writing failed.
     pub fn finding(&mut self, path: &str, f: &Located) -> io::Result<()> {
         *self.totals.entry(f.entity).or_default() += 1;
+        if let (Some(field), ReportFormat::Json) = (&f.field, self.format) {
+            *self
+                .by_column
+                .entry((path.to_string(), field.to_string()))
+                .or_default() += 1;
+        }
         // No allocation per finding once a file has been seen.
         match self.by_file.get_mut(path) {
             Some(counts) => *counts.entry(f.entity).or_default() += 1,
@@ -206,7 +227,26 @@ impl<W: Write> Report<W> {
             ReportFormat::Json => {
                 let by_entity: BTreeMap<&str, u64> =
                     self.totals.iter().map(|(e, n)| (e.name(), *n)).collect();
+                let columns: Vec<Value> = self
+                    .columns
+                    .iter()
+                    .map(|(path, c)| {
+                        let class = match (c.keep, c.entity) {
+                            (true, _) => "keep".to_string(),
+                            (false, Some(e)) => e.name().to_string(),
+                            (false, None) => "scan".to_string(),
+                        };
+                        let n = self
+                            .by_column
+                            .get(&(path.clone(), c.name.clone()))
+                            .copied()
+                            .unwrap_or(0);
+                        json!({"path": path, "column": c.name, "class": class, "how": c.how,
+                               "sampled": c.sampled, "matched": c.matched, "findings": n})
+                    })
+                    .collect();
                 let doc = json!({
+                    "columns": columns,
                     "findings": self.kept,
                     "summary": {"inputs": self.files, "bytes": self.bytes, "findings": self.total(),
                                 "by_entity": by_entity, "key_id": self.key_id},

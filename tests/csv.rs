@@ -437,3 +437,36 @@ fn many_chunks_give_the_same_result_on_any_thread_count() {
         40_001
     );
 }
+
+#[test]
+fn json_report_has_a_per_column_summary() {
+    let out = run(
+        &["scan", "--quiet", "--format", "csv", "--report", "json"],
+        b"FIRST,notes,STATE\nAna,call (312) 447-2291,MA\nBo,ok,CT\n",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cols = v["columns"].as_array().unwrap();
+    let get = |name: &str| cols.iter().find(|c| c["column"] == name).unwrap();
+    assert_eq!(
+        (
+            get("FIRST")["class"].as_str(),
+            get("FIRST")["how"].as_str(),
+            get("FIRST")["findings"].as_u64()
+        ),
+        (Some("NAME"), Some("header"), Some(2))
+    );
+    assert_eq!(
+        (
+            get("notes")["class"].as_str(),
+            get("notes")["findings"].as_u64()
+        ),
+        (Some("scan"), Some(1))
+    );
+    assert_eq!(
+        (
+            get("STATE")["class"].as_str(),
+            get("STATE")["findings"].as_u64()
+        ),
+        (Some("keep"), Some(0))
+    );
+}

@@ -31,6 +31,8 @@ pub fn run(a: ScanArgs) -> Result<i32> {
     let mut report = Report::new(a.report, BufWriter::new(stdout.lock()), rule_ids, key_id);
     let (char_offsets, fingerprints) = (report.needs_chars(), report.needs_fingerprints());
     let started = Instant::now();
+    let classes = std::sync::Mutex::new(Vec::new());
+    let want_classes = report.wants_columns();
     let report_cell = std::cell::RefCell::new(&mut report);
     let total_size = job::total_size(&inputs);
     let failures = super::progress::with_progress(!a.common.quiet, total_size, |progress| {
@@ -44,6 +46,7 @@ pub fn run(a: ScanArgs) -> Result<i32> {
             delimiter,
             columns: &columns,
             subject_column: a.common.subject_column.as_deref(),
+            classes: want_classes.then_some(&classes),
         };
         job::scan(
             &engine,
@@ -54,6 +57,7 @@ pub fn run(a: ScanArgs) -> Result<i32> {
         )
     });
     let failed = super::report_failures(&failures);
+    report.set_columns(classes.into_inner().unwrap_or_default());
     let total = report.total();
     if !a.common.quiet {
         eprintln!("{}", report.summary_line(started.elapsed().as_secs_f64()));

@@ -68,6 +68,8 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
     let fingerprints = a.report_file.is_some() && report.needs_fingerprints();
     let positions = a.report_file.is_some();
     let started = Instant::now();
+    let classes = std::sync::Mutex::new(Vec::new());
+    let want_classes = report.wants_columns();
     let cell = std::cell::RefCell::new(&mut report);
     // Streaming stdin to stdout is a pipe stage (`tail -f |`): no progress line there.
     let show = !a.common.quiet && !matches!(dest, Dest::Stdout);
@@ -82,6 +84,7 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
             delimiter,
             columns: &columns,
             subject_column: a.common.subject_column.as_deref(),
+            classes: want_classes.then_some(&classes),
         };
         job::scrub(
             &engine,
@@ -93,6 +96,7 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
         )
     });
     let failed = super::report_failures(&failures);
+    report.set_columns(classes.into_inner().unwrap_or_default());
     if !a.common.quiet {
         eprintln!("{}", report.summary_line(started.elapsed().as_secs_f64()));
     }

@@ -88,6 +88,9 @@ pub fn run<W: Write + ?Sized>(
         })
         .collect();
     classifier.finish();
+    if let Some(Ok(mut all)) = opts.classes.map(|m| m.lock()) {
+        all.extend(cols.iter().map(|c| c.class.clone()));
+    }
     let subject = opts
         .subject_column
         .and_then(|s| names.iter().position(|n| n.eq_ignore_ascii_case(s)));

@@ -1043,8 +1043,7 @@ mod tests {
             fingerprints: false,
             positions: true,
             progress,
-            table: None,
-            subject_column: None,
+            ..RunOptions::default()
         }
     }
 
