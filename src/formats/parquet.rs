@@ -1,24 +1,1696 @@
-//! Parquet files, row group by row group. Being written; see issue 3.
+//! Apache Parquet files, row group by row group, through the same per-cell logic as CSV
+//! ([`Cells`]): every leaf column — a top-level column, or a string, number or date inside a
+//! struct, list or map, named by its key path (`address.city`, `contacts[].phone`) — is
+//! classified once from its name and a sample of the first row group, then each value goes
+//! through detection, policy and transform.
+//!
+//! Only one row group's batches are in memory at a time (the sample reads at most
+//! [`SAMPLE_MAX_ROWS`] rows of the first), so file size is bounded by disk, not memory. With
+//! more than one thread, a batch's columns are shared out among workers (each with its own
+//! scanner) and the writer encodes and compresses on its own thread; every value's rewrite
+//! depends only on the value, its column and its row's subject, so the output is
+//! byte-identical whatever the thread count, and findings are reported in row order.
+//!
+//! The rewritten file keeps what its consumers rely on: the Arrow schema (names, types,
+//! nullability, field and schema metadata), the footer's key-value metadata as it was (the
+//! embedded `ARROW:schema` included, so every Arrow reader sees the schema it saw before),
+//! each column's compression codec and the row-group boundaries (the writer is flushed after
+//! every input row group). What is recomputed rather than copied is what would leak the originals: column
+//! statistics and page indexes (min/max of a name column are names) are computed from the new
+//! values, and bloom filters, sort-order claims and the writer version are not carried over
+//! (a bloom filter answers "is this SSN in the file?"; a sort order no longer holds once
+//! values change; the footer does not say which page version the original used, so the
+//! widely readable default is written).
+//!
+//! Typed values are handled in their own type so the file stays usable:
+//! - strings and binaries (plain, large, view, dictionary) are cells like CSV fields;
+//!   a dictionary's values are transformed once (cheap, and one value keeps one token) and
+//!   its keys kept, with a finding still reported for every row that uses a value;
+//! - dates and timestamps are cells of their ISO day (`1961-03-04`, UTC for timestamps): a
+//!   shifted day moves the value by the same number of days in its own unit (time of day
+//!   kept), a year-only result becomes January 1 of that year, anything else (placeholder,
+//!   redaction, token) becomes null, or January 1 of the year in a non-nullable column;
+//! - integers and floats go through the cells only when classified as an identifier (or
+//!   named by a policy column rule): a bare number in an unnamed column gives a detector
+//!   nothing to go on, and scanning every measurement would cost for nothing. A result that
+//!   parses as the column's type is used (`90+` as 90); otherwise an integer is derived from
+//!   the result (see [`derive_int`]), so the original never stays; floats become null (0 in
+//!   a non-nullable column).
+//!
+//! Reports: `row` is the 1-based row in the file, `field` the key path, `line` the row again
+//! and `column` the 1-based top-level column (both 0 when the run wants no positions);
+//! `start`/`end` are 0 because a columnar file has no meaningful byte offset per value.
 
+use std::collections::HashMap;
+use std::fs::File;
 use std::io::{self, Write};
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use crate::classify::ColumnRules;
+use arrow_array::builder::{BinaryViewBuilder, StringViewBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    BinaryType, ByteArrayType, Date32Type, Date64Type, Float32Type, Float64Type, Int16Type,
+    Int32Type, Int64Type, Int8Type, LargeBinaryType, LargeUtf8Type, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type, Utf8Type,
+};
+use arrow_array::{
+    Array, ArrayRef, ArrowPrimitiveType, FixedSizeListArray, GenericByteArray, GenericListArray,
+    MapArray, OffsetSizeTrait, PrimitiveArray, RecordBatch, RecordBatchOptions, StructArray,
+};
+use arrow_buffer::{ArrowNativeType, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{ArrowError, DataType, FieldRef, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{KeyValue, ParquetMetaData};
+use parquet::file::properties::WriterProperties;
+
+use super::cells::Cells;
+use crate::classify::{ColumnClass, ColumnRules};
+use crate::dates;
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
+use crate::policy::ColumnOverride;
+
+/// Non-empty values per leaf column sampled to classify it, as many as CSV samples rows.
+pub const SAMPLE_VALUES: usize = super::csv::SAMPLE_ROWS;
+/// Most rows of the first row group read for the sample: a mostly-null column must not make
+/// the sample read (and hold) a whole large row group.
+pub const SAMPLE_MAX_ROWS: usize = 65_536;
+/// Rows decoded at a time: large enough for columnar speed, small enough that a batch's
+/// findings, buffered to report them in row order, stay small.
+const BATCH_ROWS: usize = 8192;
 
 /// Rewrites (or, without `output`, scans) the Parquet file at `path`.
 ///
 /// # Errors
-/// Read/write errors and a corrupt or truncated file, named with the row group and column.
+/// Read and write errors; a file that is not Parquet, or is truncated or corrupt, is a
+/// [`PipelineError::Format`] naming the problem (and the row group for data errors), never a
+/// value.
 pub fn run<W: Write + Send + ?Sized>(
-    _engine: &Engine,
-    _columns: &ColumnRules,
-    _path: &Path,
-    _output: Option<&mut W>,
-    _opts: &RunOptions<'_>,
-    _found: &mut dyn FnMut(&Located) -> io::Result<()>,
+    engine: &Engine,
+    columns: &ColumnRules,
+    path: &Path,
+    output: Option<&mut W>,
+    opts: &RunOptions<'_>,
+    found: &mut dyn FnMut(&Located) -> io::Result<()>,
 ) -> Result<Stats, PipelineError> {
-    Err(PipelineError::Format(
-        "Parquet input is not supported yet".into(),
+    // The Parquet decoder works on untrusted bytes; should it panic on some malformed file,
+    // that file fails like any corrupt input and the job goes on with the others.
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        rewrite(engine, columns, path, output, opts, found)
+    }))
+    .unwrap_or_else(|_| Err(malformed()))
+}
+
+/// Classes of the leaf columns of a Parquet file (schema order), for `phiscrub profile`.
+///
+/// # Errors
+/// As [`run`].
+pub fn profile(
+    engine: &Engine,
+    columns: &ColumnRules,
+    path: &Path,
+) -> Result<Vec<ColumnClass>, PipelineError> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let input = Input::open(path)?;
+        let mut cells = Cells::new(engine);
+        let (_, _, samples) = input.sample()?;
+        let classes = leaf_paths(input.meta.schema())
+            .into_iter()
+            .map(|(p, _)| cells.classify(columns, &p, &refs(&samples, &p)))
+            .collect();
+        cells.finish();
+        Ok(classes)
+    }))
+    .unwrap_or_else(|_| Err(malformed()))
+}
+
+fn malformed() -> PipelineError {
+    PipelineError::Format("the Parquet reader failed on malformed data in this file".into())
+}
+
+fn rewrite<W: Write + Send + ?Sized>(
+    engine: &Engine,
+    columns: &ColumnRules,
+    path: &Path,
+    mut output: Option<&mut W>,
+    opts: &RunOptions<'_>,
+    found: &mut dyn FnMut(&Located) -> io::Result<()>,
+) -> Result<Stats, PipelineError> {
+    let input = Input::open(path)?;
+    let schema = input.meta.schema().clone();
+    let pmeta = input.meta.metadata().clone();
+    let (first, first_reader, samples) = input.sample()?;
+    let mut cells = Cells::new(engine);
+    let mut leaves = HashMap::new();
+    for (p, kind) in leaf_paths(&schema) {
+        let class = cells.classify(columns, &p, &refs(&samples, &p));
+        let numbers = kind == Kind::Number
+            && (class.entity.is_some()
+                || matches!(
+                    engine.transformer.policy().column_override(opts.table, &p),
+                    Some(ColumnOverride::Scan | ColumnOverride::Whole { .. })
+                ));
+        let leaf = Leaf {
+            field: Arc::from(p.as_str()),
+            class,
+            numbers,
+        };
+        leaves.insert(p, Arc::new(leaf));
+    }
+    if let Some(Ok(mut all)) = opts.classes.map(|m| m.lock()) {
+        // Schema order, for `--report json`'s per-column summary.
+        all.extend(
+            leaf_paths(&schema)
+                .iter()
+                .filter_map(|(p, _)| leaves.get(p))
+                .map(|l: &Arc<Leaf>| l.class.clone()),
+        );
+    }
+    let leaves = Arc::new(leaves);
+    // Columns of a batch are shared out to `threads` workers (at most one per column).
+    let threads = opts.threads.clamp(1, schema.fields().len().max(1));
+    let mut workers = vec![Worker::new(cells, &leaves, opts, output.is_some())];
+    for _ in 1..threads {
+        workers.push(Worker::new(
+            Cells::new(engine),
+            &leaves,
+            opts,
+            output.is_some(),
+        ));
+    }
+    let mut st = Rewrite {
+        workers,
+        base: 0,
+        subject_col: opts.subject_column.and_then(|s| {
+            schema
+                .fields()
+                .iter()
+                .position(|f| f.name().eq_ignore_ascii_case(s))
+        }),
+        found: Vec::new(),
+        order: Vec::new(),
+    };
+    drop(samples);
+
+    let writer = match output.as_deref_mut() {
+        Some(w) => Some(
+            ArrowWriter::try_new_with_options(
+                w,
+                schema.clone(),
+                // The input's own `ARROW:schema` is copied with the rest of the key-value
+                // metadata: the reader merged the footer's key-value pairs into the schema's
+                // metadata, so one encoded from it would not be the original.
+                ArrowWriterOptions::new()
+                    .with_properties(properties(&pmeta))
+                    .with_skip_arrow_metadata(true),
+            )
+            .map_err(write_error)?,
+        ),
+        None => None,
+    };
+    let mut pump = Pump {
+        input: &input,
+        schema: schema.clone(),
+        meta: &pmeta,
+        first: Some((first, first_reader)),
+        done: 0,
+        progress: opts.progress,
+    };
+    std::thread::scope(|scope| {
+        let mut sink = match writer {
+            // Encoding and compressing overlap with the next batch's rewrite.
+            Some(w) if opts.threads > 1 => {
+                let (tx, rx) = crossbeam_channel::bounded(2);
+                Sink::Thread(tx, scope.spawn(move || write_all(w, rx)))
+            }
+            Some(w) => Sink::Inline(Box::new(w)),
+            None => Sink::Scan,
+        };
+        let result = pump.run(&mut st, &mut sink, found);
+        let written = sink.finish(result.is_ok());
+        match (result, written) {
+            (Ok(()), w) => w,
+            // The writer stopped first: its error says why.
+            (Err(PipelineError::Worker), Err(e)) => Err(e),
+            (Err(e), _) => Err(e),
+        }
+    })?;
+    if let Some(w) = output {
+        w.flush().map_err(PipelineError::Write)?;
+    }
+    let done = pump.done;
+    // Footer, header and padding: progress ends at the file size.
+    if let Some(p) = opts.progress {
+        p.fetch_add(input.size - done, Ordering::Relaxed);
+    }
+    let mut stats = Stats::default();
+    for w in st.workers {
+        let s = w.cells.finish();
+        stats.findings += s.findings;
+        stats.changed += s.changed;
+    }
+    stats.bytes = input.size;
+    Ok(stats)
+}
+
+/// Reads the row groups in order, rewrites each batch and hands it to the sink.
+struct Pump<'a> {
+    input: &'a Input,
+    schema: SchemaRef,
+    meta: &'a ParquetMetaData,
+    /// The first row group's sampled batches and the reader to go on with.
+    first: Option<(Vec<RecordBatch>, Option<ParquetRecordBatchReader>)>,
+    /// Input bytes counted into progress so far.
+    done: u64,
+    progress: Option<&'a std::sync::atomic::AtomicU64>,
+}
+
+impl Pump<'_> {
+    fn run<W: Write + Send + ?Sized>(
+        &mut self,
+        st: &mut Rewrite<'_, '_>,
+        sink: &mut Sink<'_, '_, W>,
+        found: &mut dyn FnMut(&Located) -> io::Result<()>,
+    ) -> Result<(), PipelineError> {
+        for rg in 0..self.meta.num_row_groups() {
+            let (pending, reader) = match self.first.take() {
+                Some(first) if rg == 0 => first,
+                _ => (Vec::new(), Some(self.input.reader(rg)?)),
+            };
+            for batch in pending
+                .into_iter()
+                .map(Ok::<RecordBatch, ArrowError>)
+                .chain(reader.into_iter().flatten())
+            {
+                let batch = batch.map_err(|e| decode_error(rg, e))?;
+                let cols = st.batch(&batch)?;
+                st.emit(found)?;
+                if sink.writes() {
+                    let out = RecordBatch::try_new_with_options(
+                        self.schema.clone(),
+                        cols,
+                        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+                    )
+                    .map_err(|e| rebuild_error(&e))?;
+                    sink.send(Msg::Batch(out))?;
+                }
+            }
+            // One output row group per input row group.
+            sink.send(Msg::EndGroup)?;
+            let size = self
+                .meta
+                .row_groups()
+                .get(rg)
+                .map_or(0, |g| u64::try_from(g.compressed_size()).unwrap_or(0))
+                .min(self.input.size - self.done);
+            self.done += size;
+            if let Some(p) = self.progress {
+                p.fetch_add(size, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the writer is told.
+enum Msg {
+    Batch(RecordBatch),
+    /// The input row group ended: so does the output's.
+    EndGroup,
+    /// The run is complete: write the footer.
+    Finish,
+}
+
+/// Where rewritten batches go: nowhere (scan), a writer on this thread, or a writer thread.
+enum Sink<'s, 'w, W: Write + Send + ?Sized> {
+    Scan,
+    Inline(Box<ArrowWriter<&'w mut W>>),
+    Thread(
+        crossbeam_channel::Sender<Msg>,
+        std::thread::ScopedJoinHandle<'s, Result<(), PipelineError>>,
+    ),
+}
+
+impl<W: Write + Send + ?Sized> Sink<'_, '_, W> {
+    fn writes(&self) -> bool {
+        !matches!(self, Sink::Scan)
+    }
+
+    fn send(&mut self, m: Msg) -> Result<(), PipelineError> {
+        match self {
+            Sink::Scan => Ok(()),
+            Sink::Inline(w) => apply(w, m),
+            // A closed channel means the writer failed; `finish` returns its error.
+            Sink::Thread(tx, _) => tx.send(m).map_err(|_| PipelineError::Worker),
+        }
+    }
+
+    /// Ends the output; the footer is written only after a `complete` run.
+    fn finish(self, complete: bool) -> Result<(), PipelineError> {
+        match self {
+            Sink::Scan => Ok(()),
+            Sink::Inline(w) if complete => w.close().map(drop).map_err(write_error),
+            Sink::Inline(_) => Ok(()),
+            Sink::Thread(tx, handle) => {
+                if complete {
+                    // A writer that already stopped returns its error below.
+                    let _ = tx.send(Msg::Finish);
+                }
+                drop(tx);
+                handle.join().unwrap_or(Err(PipelineError::Worker))
+            }
+        }
+    }
+}
+
+fn apply<W: Write + Send + ?Sized>(
+    w: &mut ArrowWriter<&mut W>,
+    m: Msg,
+) -> Result<(), PipelineError> {
+    match m {
+        Msg::Batch(b) => w.write(&b).map_err(write_error),
+        Msg::EndGroup => w.flush().map_err(write_error),
+        Msg::Finish => Ok(()),
+    }
+}
+
+/// The writer thread: applies what it is told until the footer, or until the run stops early
+/// (no footer then: the output is discarded anyway).
+fn write_all<W: Write + Send + ?Sized>(
+    mut w: ArrowWriter<&mut W>,
+    rx: crossbeam_channel::Receiver<Msg>,
+) -> Result<(), PipelineError> {
+    for m in rx {
+        if let Msg::Finish = m {
+            return w.close().map(drop).map_err(write_error);
+        }
+        apply(&mut w, m)?;
+    }
+    Ok(())
+}
+
+/// An open Parquet file with its footer read.
+struct Input {
+    file: File,
+    size: u64,
+    meta: ArrowReaderMetadata,
+}
+
+/// What the first row group's sample leaves: the batches read (processed first), the reader
+/// to go on with, and per leaf path the sampled values.
+type Sampled = (
+    Vec<RecordBatch>,
+    Option<ParquetRecordBatchReader>,
+    HashMap<String, Vec<Vec<u8>>>,
+);
+
+impl Input {
+    fn open(path: &Path) -> Result<Input, PipelineError> {
+        let read_err = |source| PipelineError::Read { offset: 0, source };
+        let file = File::open(path).map_err(read_err)?;
+        let size = file.metadata().map_err(read_err)?.len();
+        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
+            parquet_error(
+                e,
+                "not a readable Parquet file (bad or missing footer; truncated?)",
+            )
+        })?;
+        Ok(Input { file, size, meta })
+    }
+
+    /// A reader of row group `rg` alone.
+    fn reader(&self, rg: usize) -> Result<ParquetRecordBatchReader, PipelineError> {
+        let f = self
+            .file
+            .try_clone()
+            .map_err(|source| PipelineError::Read { offset: 0, source })?;
+        ParquetRecordBatchReaderBuilder::new_with_metadata(f, self.meta.clone())
+            .with_row_groups(vec![rg])
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| parquet_error(e, &format!("cannot read row group {rg}")))
+    }
+
+    /// Reads the start of the first row group until every leaf has [`SAMPLE_VALUES`] values
+    /// or [`SAMPLE_MAX_ROWS`] rows were read.
+    fn sample(&self) -> Result<Sampled, PipelineError> {
+        let mut samples: HashMap<String, Vec<Vec<u8>>> = leaf_paths(self.meta.schema())
+            .into_iter()
+            .map(|(p, _)| (p, Vec::new()))
+            .collect();
+        if self.meta.metadata().num_row_groups() == 0 {
+            return Ok((Vec::new(), None, samples));
+        }
+        let mut reader = self.reader(0)?;
+        let (mut batches, mut rows) = (Vec::new(), 0);
+        while rows < SAMPLE_MAX_ROWS && samples.values().any(|v| v.len() < SAMPLE_VALUES) {
+            let Some(batch) = reader.next() else { break };
+            let batch = batch.map_err(|e| decode_error(0, e))?;
+            rows += batch.num_rows();
+            for (f, a) in batch.schema().fields().iter().zip(batch.columns()) {
+                sample(a.as_ref(), f.name(), &mut samples);
+            }
+            batches.push(batch);
+        }
+        Ok((batches, Some(reader), samples))
+    }
+}
+
+fn refs<'a>(samples: &'a HashMap<String, Vec<Vec<u8>>>, path: &str) -> Vec<&'a [u8]> {
+    samples
+        .get(path)
+        .map(|v| v.iter().map(Vec::as_slice).collect())
+        .unwrap_or_default()
+}
+
+/// Writer settings that keep the input's key-value metadata, codecs and row groups.
+fn properties(meta: &ParquetMetaData) -> WriterProperties {
+    // As it was, `ARROW:schema` included: the written types are the ones it describes.
+    let kv: Vec<KeyValue> = meta
+        .file_metadata()
+        .key_value_metadata()
+        .cloned()
+        .unwrap_or_default();
+    // Row groups are cut where the input's end, by flushing; no size limit may cut earlier.
+    let mut b = WriterProperties::builder()
+        .set_max_row_group_row_count(None)
+        .set_max_row_group_bytes(None)
+        .set_key_value_metadata((!kv.is_empty()).then_some(kv));
+    if let Some(rg) = meta.row_groups().first() {
+        // The most used codec for any column whose path the writer spells differently (legacy
+        // list layouts), then each column's own.
+        let mut counts: Vec<(Compression, usize)> = Vec::new();
+        for c in rg.columns() {
+            match counts.iter_mut().find(|(k, _)| *k == c.compression()) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((c.compression(), 1)),
+            }
+        }
+        if let Some((codec, _)) = counts.iter().max_by_key(|(_, n)| *n) {
+            b = b.set_compression(*codec);
+        }
+        for c in rg.columns() {
+            b = b.set_column_compression(c.column_path().clone(), c.compression());
+        }
+    }
+    b.build()
+}
+
+/// The kind of a leaf column, by Arrow type; other types (booleans, decimals, dictionaries
+/// of numbers, intervals…) are copied as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Number,
+    Date,
+}
+
+fn kind(dt: &DataType) -> Option<Kind> {
+    use DataType as D;
+    match dt {
+        D::Utf8 | D::LargeUtf8 | D::Utf8View | D::Binary | D::LargeBinary | D::BinaryView => {
+            Some(Kind::Text)
+        }
+        D::Dictionary(_, v) => kind(v).filter(|k| *k == Kind::Text),
+        D::Int8
+        | D::Int16
+        | D::Int32
+        | D::Int64
+        | D::UInt8
+        | D::UInt16
+        | D::UInt32
+        | D::UInt64
+        | D::Float32
+        | D::Float64 => Some(Kind::Number),
+        D::Date32 | D::Date64 | D::Timestamp(_, _) => Some(Kind::Date),
+        _ => None,
+    }
+}
+
+/// The path of a struct member.
+fn member(parent: &str, name: &str) -> String {
+    format!("{parent}.{name}")
+}
+
+/// The path of a list's (or map's) items.
+fn items(parent: &str) -> String {
+    format!("{parent}[]")
+}
+
+/// Leaf columns with a kind, depth first in schema order, with their key paths.
+fn leaf_paths(schema: &Schema) -> Vec<(String, Kind)> {
+    fn walk(dt: &DataType, path: String, out: &mut Vec<(String, Kind)>) {
+        match dt {
+            DataType::Struct(fields) => {
+                for f in fields {
+                    walk(f.data_type(), member(&path, f.name()), out);
+                }
+            }
+            DataType::List(f)
+            | DataType::LargeList(f)
+            | DataType::FixedSizeList(f, _)
+            | DataType::Map(f, _) => walk(f.data_type(), items(&path), out),
+            dt => {
+                if let Some(k) = kind(dt) {
+                    out.push((path, k));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for f in schema.fields() {
+        walk(f.data_type(), f.name().clone(), &mut out);
+    }
+    out
+}
+
+/// Adds the non-empty values of `a` (at `path`) to the samples of its leaves.
+fn sample(a: &dyn Array, path: &str, samples: &mut HashMap<String, Vec<Vec<u8>>>) {
+    match a.data_type() {
+        DataType::Struct(fields) => {
+            let s = a.as_struct();
+            for (f, c) in fields.iter().zip(s.columns()) {
+                sample(c.as_ref(), &member(path, f.name()), samples);
+            }
+        }
+        DataType::List(_) => sample(a.as_list::<i32>().values().as_ref(), &items(path), samples),
+        DataType::LargeList(_) => {
+            sample(a.as_list::<i64>().values().as_ref(), &items(path), samples);
+        }
+        DataType::FixedSizeList(_, _) => {
+            sample(
+                a.as_fixed_size_list().values().as_ref(),
+                &items(path),
+                samples,
+            );
+        }
+        DataType::Map(_, _) => sample(a.as_map().entries(), &items(path), samples),
+        _ => {
+            let Some(list) = samples.get_mut(path) else {
+                return;
+            };
+            each_text(a, |_, t| {
+                if list.len() >= SAMPLE_VALUES {
+                    return false;
+                }
+                if !t.trim_ascii().is_empty() {
+                    list.push(t.to_vec());
+                }
+                true
+            });
+        }
+    }
+}
+
+/// Calls `f(index, text)` for each non-null element of a leaf array, in order, until it
+/// returns false.
+fn each_text(a: &dyn Array, mut f: impl FnMut(usize, &[u8]) -> bool) {
+    let mut buf = Vec::new();
+    if let DataType::Dictionary(_, _) = a.data_type() {
+        let d = a.as_any_dictionary();
+        let values = d.values();
+        for (i, &k) in d.normalized_keys().iter().enumerate() {
+            buf.clear();
+            if a.is_valid(i)
+                && k < values.len()
+                && text(values.as_ref(), k, &mut buf)
+                && !f(i, &buf)
+            {
+                break;
+            }
+        }
+        return;
+    }
+    for i in 0..a.len() {
+        buf.clear();
+        if text(a, i, &mut buf) && !f(i, &buf) {
+            break;
+        }
+    }
+}
+
+/// The text the cell logic sees for element `i` of a (non-dictionary) leaf array, appended to
+/// `out`: the string or bytes, a number in decimal, a date or timestamp as its ISO day (UTC).
+/// False for a null or a type without one.
+fn text(a: &dyn Array, i: usize, out: &mut Vec<u8>) -> bool {
+    use DataType as D;
+    if i >= a.len() || a.is_null(i) {
+        return false;
+    }
+    fn num<T: ArrowPrimitiveType>(a: &dyn Array, i: usize, out: &mut Vec<u8>)
+    where
+        T::Native: std::fmt::Display,
+    {
+        let _ = write!(out, "{}", a.as_primitive::<T>().value(i));
+    }
+    fn day<T: ArrowPrimitiveType>(a: &dyn Array, i: usize, per_day: i64, out: &mut Vec<u8>)
+    where
+        T::Native: Into<i64>,
+    {
+        let v: i64 = a.as_primitive::<T>().value(i).into();
+        iso_day(v.div_euclid(per_day), out);
+    }
+    match a.data_type() {
+        D::Utf8 => out.extend_from_slice(a.as_string::<i32>().value(i).as_bytes()),
+        D::LargeUtf8 => out.extend_from_slice(a.as_string::<i64>().value(i).as_bytes()),
+        D::Utf8View => out.extend_from_slice(a.as_string_view().value(i).as_bytes()),
+        D::Binary => out.extend_from_slice(a.as_binary::<i32>().value(i)),
+        D::LargeBinary => out.extend_from_slice(a.as_binary::<i64>().value(i)),
+        D::BinaryView => out.extend_from_slice(a.as_binary_view().value(i)),
+        D::Int8 => num::<Int8Type>(a, i, out),
+        D::Int16 => num::<Int16Type>(a, i, out),
+        D::Int32 => num::<Int32Type>(a, i, out),
+        D::Int64 => num::<Int64Type>(a, i, out),
+        D::UInt8 => num::<UInt8Type>(a, i, out),
+        D::UInt16 => num::<UInt16Type>(a, i, out),
+        D::UInt32 => num::<UInt32Type>(a, i, out),
+        D::UInt64 => num::<UInt64Type>(a, i, out),
+        D::Float32 => num::<Float32Type>(a, i, out),
+        D::Float64 => num::<Float64Type>(a, i, out),
+        D::Date32 => day::<Date32Type>(a, i, 1, out),
+        D::Date64 => day::<Date64Type>(a, i, MS_PER_DAY, out),
+        D::Timestamp(u, _) => {
+            let per_day = per_day(*u);
+            match u {
+                TimeUnit::Second => day::<TimestampSecondType>(a, i, per_day, out),
+                TimeUnit::Millisecond => day::<TimestampMillisecondType>(a, i, per_day, out),
+                TimeUnit::Microsecond => day::<TimestampMicrosecondType>(a, i, per_day, out),
+                TimeUnit::Nanosecond => day::<TimestampNanosecondType>(a, i, per_day, out),
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+fn per_day(u: TimeUnit) -> i64 {
+    match u {
+        TimeUnit::Second => 86_400,
+        TimeUnit::Millisecond => MS_PER_DAY,
+        TimeUnit::Microsecond => MS_PER_DAY * 1_000,
+        TimeUnit::Nanosecond => MS_PER_DAY * 1_000_000,
+    }
+}
+
+/// `YYYY-MM-DD` of a day count from 1970-01-01.
+fn iso_day(days: i64, out: &mut Vec<u8>) {
+    let (y, m, d) = dates::civil_from_days(days);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+}
+
+/// What a rewritten date cell says.
+#[derive(Debug, PartialEq, Eq)]
+enum Day {
+    /// A full date: days from 1970-01-01.
+    Full(i64),
+    /// Only a year.
+    Year(i32),
+}
+
+fn reparse(out: &[u8]) -> Option<Day> {
+    let t = out.trim_ascii();
+    if !t.is_empty() && t.len() <= 4 && t.iter().all(u8::is_ascii_digit) {
+        return std::str::from_utf8(t).ok()?.parse().ok().map(Day::Year);
+    }
+    let d = dates::parse(t)?;
+    Some(Day::Full(dates::days_from_civil(d.year, d.month, d.day)))
+}
+
+/// How one leaf column is treated, decided once from the first row group.
+#[derive(Debug)]
+struct Leaf {
+    /// The key path reported as `field`.
+    field: Arc<str>,
+    class: ColumnClass,
+    /// Whether a number column's values go through the cells (see the module doc).
+    numbers: bool,
+}
+
+/// The 1-based file row of each element of an array.
+enum Rows {
+    /// Element `i` is row `base + i + 1` (top-level columns and struct members).
+    Seq(u64),
+    /// Items of lists and maps: the row of the list each belongs to (0 for none).
+    Map(Vec<u64>),
+}
+
+impl Rows {
+    fn at(&self, i: usize) -> u64 {
+        match self {
+            Rows::Seq(base) => base + i as u64 + 1,
+            Rows::Map(v) => v.get(i).copied().unwrap_or(0),
+        }
+    }
+
+    /// Rows of the `n` items of a list array with these offsets.
+    fn of_items<O: ArrowNativeType>(&self, offsets: &[O], n: usize) -> Rows {
+        let mut map = vec![0u64; n];
+        for (i, w) in offsets.windows(2).enumerate() {
+            let row = self.at(i);
+            let range = w[0].as_usize()..w[1].as_usize();
+            for slot in map.get_mut(range).into_iter().flatten() {
+                *slot = row;
+            }
+        }
+        Rows::Map(map)
+    }
+}
+
+/// The state of one file's rewrite.
+struct Rewrite<'e, 'o> {
+    workers: Vec<Worker<'e, 'o>>,
+    /// Rows before the current batch.
+    base: u64,
+    /// The `--subject-column` among the top-level columns.
+    subject_col: Option<usize>,
+    /// The batch's findings, gathered from the workers to be reported in row order.
+    found: Vec<(u64, usize, Located)>,
+    /// Scratch for the order findings are reported in.
+    order: Vec<usize>,
+}
+
+/// One thread's share of a batch: whole columns, with its own cells (scanner, totals), its
+/// findings and its dictionaries.
+struct Worker<'e, 'o> {
+    cells: Cells<'e>,
+    /// By key path.
+    leaves: Arc<HashMap<String, Arc<Leaf>>>,
+    opts: RunOptions<'o>,
+    scrub: bool,
+    /// Rows before the current batch.
+    base: u64,
+    /// The subject column's text per row of the batch, when the file has one.
+    subjects: Option<Arc<Vec<Option<Vec<u8>>>>>,
+    /// The batch's findings with row and column.
+    found: Vec<(u64, usize, Located)>,
+    /// Scratch for a typed value's text.
+    text: Vec<u8>,
+    /// The last dictionary rewritten, per key path.
+    dicts: HashMap<Arc<str>, DictDone>,
+}
+
+/// A rewritten dictionary.
+struct DictDone {
+    /// The input's dictionary, held so its address identifies it.
+    values: ArrayRef,
+    /// The rewritten values, when any changed.
+    new_values: Option<ArrayRef>,
+    /// Per value: its findings (row unset) and how many of them changed it.
+    per: Vec<(Vec<Located>, u64)>,
+}
+
+impl Rewrite<'_, '_> {
+    /// The batch's new columns; its findings wait in `found`.
+    fn batch(&mut self, batch: &RecordBatch) -> Result<Vec<ArrayRef>, PipelineError> {
+        let subjects = self
+            .subject_col
+            .and_then(|c| batch.columns().get(c))
+            .map(|a| {
+                let mut v = vec![None; batch.num_rows()];
+                each_text(a.as_ref(), |i, t| {
+                    if let Some(s) = v.get_mut(i) {
+                        *s = Some(t.to_vec());
+                    }
+                    true
+                });
+                Arc::new(v)
+            });
+        for w in &mut self.workers {
+            w.base = self.base;
+            w.subjects = subjects.clone();
+        }
+        let schema = batch.schema();
+        let next = AtomicUsize::new(0);
+        // Each worker takes the next column not taken yet, so a heavy free-text column does
+        // not hold up the others.
+        let work = |w: &mut Worker| -> Result<Vec<(usize, ArrayRef)>, PipelineError> {
+            let mut done = Vec::new();
+            loop {
+                let col = next.fetch_add(1, Ordering::Relaxed);
+                let (Some(f), Some(a)) = (schema.fields().get(col), batch.columns().get(col))
+                else {
+                    return Ok(done);
+                };
+                let rows = Rows::Seq(w.base);
+                done.push((col, w.array(a, f.name(), &rows, col, f.is_nullable())?));
+            }
+        };
+        let parts = match self.workers.split_first_mut() {
+            Some((first, rest)) if !rest.is_empty() => std::thread::scope(|s| {
+                let handles: Vec<_> = rest.iter_mut().map(|w| s.spawn(|| work(w))).collect();
+                let mut parts = vec![work(first)];
+                for h in handles {
+                    parts.push(h.join().unwrap_or(Err(PipelineError::Worker)));
+                }
+                parts
+            }),
+            Some((first, _)) => vec![work(first)],
+            None => Vec::new(),
+        };
+        let mut cols: Vec<Option<ArrayRef>> = vec![None; batch.num_columns()];
+        for part in parts {
+            for (col, a) in part? {
+                if let Some(slot) = cols.get_mut(col) {
+                    *slot = Some(a);
+                }
+            }
+        }
+        for w in &mut self.workers {
+            self.found.append(&mut w.found);
+        }
+        self.base += batch.num_rows() as u64;
+        cols.into_iter()
+            .map(|c| c.ok_or(PipelineError::Worker))
+            .collect()
+    }
+
+    /// Reports the batch's findings, row by row.
+    fn emit(
+        &mut self,
+        found: &mut dyn FnMut(&Located) -> io::Result<()>,
+    ) -> Result<(), PipelineError> {
+        // Stable: a cell's findings keep their order, a struct's members their schema order.
+        // Indexes are sorted, not the findings: moving those is what would cost.
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(0..self.found.len());
+        order.sort_by_key(|&i| self.found.get(i).map(|(row, col, _)| (*row, *col)));
+        let result = order.iter().try_for_each(|&i| match self.found.get(i) {
+            Some((_, _, l)) => found(l).map_err(PipelineError::Report),
+            None => Ok(()),
+        });
+        self.found.clear();
+        self.order = order;
+        result
+    }
+}
+
+impl<'e, 'o> Worker<'e, 'o> {
+    fn new(
+        cells: Cells<'e>,
+        leaves: &Arc<HashMap<String, Arc<Leaf>>>,
+        opts: &RunOptions<'o>,
+        scrub: bool,
+    ) -> Worker<'e, 'o> {
+        Worker {
+            cells,
+            leaves: leaves.clone(),
+            opts: *opts,
+            scrub,
+            base: 0,
+            subjects: None,
+            found: Vec::new(),
+            text: Vec::new(),
+            dicts: HashMap::new(),
+        }
+    }
+
+    /// One cell through [`Cells::cell`]; the new value, when it changed, is in `cells.value`.
+    fn cell(&mut self, v: &[u8], leaf: &Leaf, row: u64, col: usize) -> Result<bool, PipelineError> {
+        if let Some(s) = &self.subjects {
+            let subject = row
+                .checked_sub(self.base + 1)
+                .and_then(|k| s.get(usize::try_from(k).ok()?))
+                .and_then(Option::as_deref);
+            self.cells.set_subject(subject);
+        }
+        let place = move |_: usize| (0, row, col as u64 + 1);
+        let found = &mut self.found;
+        self.cells.cell(
+            v,
+            &leaf.class,
+            Some(&leaf.field),
+            row,
+            &place,
+            &self.opts,
+            self.scrub,
+            &mut |l: &Located| {
+                found.push((row, col, l.clone()));
+                Ok(())
+            },
+        )
+    }
+
+    /// The rewritten array (the same one when nothing changed), nested types member by member.
+    fn array(
+        &mut self,
+        a: &ArrayRef,
+        path: &str,
+        rows: &Rows,
+        col: usize,
+        nullable: bool,
+    ) -> Result<ArrayRef, PipelineError> {
+        match a.data_type() {
+            DataType::Struct(fields) => {
+                let s = a.as_struct();
+                let mut cols = Vec::with_capacity(fields.len());
+                for (f, c) in fields.iter().zip(s.columns()) {
+                    let p = member(path, f.name());
+                    cols.push(self.array(c, &p, rows, col, f.is_nullable())?);
+                }
+                if cols.iter().zip(s.columns()).all(|(n, o)| Arc::ptr_eq(n, o)) {
+                    return Ok(a.clone());
+                }
+                let out = StructArray::try_new_with_length(
+                    fields.clone(),
+                    cols,
+                    s.nulls().cloned(),
+                    s.len(),
+                )
+                .map_err(|e| rebuild_error(&e))?;
+                Ok(Arc::new(out))
+            }
+            DataType::List(f) => self.list::<i32>(a, f, path, rows, col),
+            DataType::LargeList(f) => self.list::<i64>(a, f, path, rows, col),
+            DataType::FixedSizeList(f, size) => {
+                let l = a.as_fixed_size_list();
+                let Some(n) = usize::try_from(*size).ok().filter(|n| *n > 0) else {
+                    return Ok(a.clone());
+                };
+                let child = Rows::Map((0..l.values().len()).map(|j| rows.at(j / n)).collect());
+                let v = self.array(l.values(), &items(path), &child, col, f.is_nullable())?;
+                if Arc::ptr_eq(&v, l.values()) {
+                    return Ok(a.clone());
+                }
+                let out = FixedSizeListArray::try_new(f.clone(), *size, v, l.nulls().cloned())
+                    .map_err(|e| rebuild_error(&e))?;
+                Ok(Arc::new(out))
+            }
+            DataType::Map(f, ordered) => {
+                let m = a.as_map();
+                let entries: ArrayRef = Arc::new(m.entries().clone());
+                let child = rows.of_items(m.value_offsets(), entries.len());
+                let v = self.array(&entries, &items(path), &child, col, false)?;
+                if Arc::ptr_eq(&v, &entries) {
+                    return Ok(a.clone());
+                }
+                let Some(v) = v.as_struct_opt() else {
+                    return Err(PipelineError::Format(
+                        "map entries are not a struct after rewriting".into(),
+                    ));
+                };
+                let out = MapArray::try_new(
+                    f.clone(),
+                    m.offsets().clone(),
+                    v.clone(),
+                    m.nulls().cloned(),
+                    *ordered,
+                )
+                .map_err(|e| rebuild_error(&e))?;
+                Ok(Arc::new(out))
+            }
+            _ => self.leaf(a, path, rows, col, nullable),
+        }
+    }
+
+    fn list<O: OffsetSizeTrait>(
+        &mut self,
+        a: &ArrayRef,
+        f: &FieldRef,
+        path: &str,
+        rows: &Rows,
+        col: usize,
+    ) -> Result<ArrayRef, PipelineError> {
+        let l = a.as_list::<O>();
+        let child = rows.of_items(l.value_offsets(), l.values().len());
+        let v = self.array(l.values(), &items(path), &child, col, f.is_nullable())?;
+        if Arc::ptr_eq(&v, l.values()) {
+            return Ok(a.clone());
+        }
+        let out =
+            GenericListArray::<O>::try_new(f.clone(), l.offsets().clone(), v, l.nulls().cloned())
+                .map_err(|e| rebuild_error(&e))?;
+        Ok(Arc::new(out))
+    }
+
+    fn leaf(
+        &mut self,
+        a: &ArrayRef,
+        path: &str,
+        rows: &Rows,
+        col: usize,
+        nullable: bool,
+    ) -> Result<ArrayRef, PipelineError> {
+        use DataType as D;
+        let Some(leaf) = self.leaves.get(path).cloned() else {
+            return Ok(a.clone());
+        };
+        let leaf = &*leaf;
+        if kind(a.data_type()) == Some(Kind::Number) && !leaf.numbers {
+            return Ok(a.clone());
+        }
+        match a.data_type() {
+            D::Dictionary(_, _) => self.dictionary(a, leaf, rows, col),
+            D::Int8 => self.numbers::<Int8Type>(a, leaf, rows, col, nullable),
+            D::Int16 => self.numbers::<Int16Type>(a, leaf, rows, col, nullable),
+            D::Int32 => self.numbers::<Int32Type>(a, leaf, rows, col, nullable),
+            D::Int64 => self.numbers::<Int64Type>(a, leaf, rows, col, nullable),
+            D::UInt8 => self.numbers::<UInt8Type>(a, leaf, rows, col, nullable),
+            D::UInt16 => self.numbers::<UInt16Type>(a, leaf, rows, col, nullable),
+            D::UInt32 => self.numbers::<UInt32Type>(a, leaf, rows, col, nullable),
+            D::UInt64 => self.numbers::<UInt64Type>(a, leaf, rows, col, nullable),
+            D::Float32 => self.numbers::<Float32Type>(a, leaf, rows, col, nullable),
+            D::Float64 => self.numbers::<Float64Type>(a, leaf, rows, col, nullable),
+            D::Date32 => self.dates::<Date32Type>(a, leaf, rows, col, nullable, 1),
+            D::Date64 => self.dates::<Date64Type>(a, leaf, rows, col, nullable, MS_PER_DAY),
+            D::Timestamp(u, _) => {
+                let pd = per_day(*u);
+                match u {
+                    TimeUnit::Second => {
+                        self.dates::<TimestampSecondType>(a, leaf, rows, col, nullable, pd)
+                    }
+                    TimeUnit::Millisecond => {
+                        self.dates::<TimestampMillisecondType>(a, leaf, rows, col, nullable, pd)
+                    }
+                    TimeUnit::Microsecond => {
+                        self.dates::<TimestampMicrosecondType>(a, leaf, rows, col, nullable, pd)
+                    }
+                    TimeUnit::Nanosecond => {
+                        self.dates::<TimestampNanosecondType>(a, leaf, rows, col, nullable, pd)
+                    }
+                }
+            }
+            _ => {
+                let mut f = |i: usize, v: &[u8], out: &mut Vec<u8>| {
+                    let changed = self.cell(v, leaf, rows.at(i), col)?;
+                    if changed {
+                        out.extend_from_slice(&self.cells.value);
+                    }
+                    Ok(changed)
+                };
+                Ok(rewrite_bytes(a, &mut f)?.unwrap_or_else(|| a.clone()))
+            }
+        }
+    }
+
+    /// A dictionary-encoded string column: each dictionary value is a cell once (no row
+    /// subject: one value, one replacement), the keys stay; each row using a value that was
+    /// found gets that value's findings, so reports and totals count rows as for plain columns.
+    /// The reader hands every batch of a column chunk the same dictionary: it is rewritten once
+    /// per chunk, not once per batch.
+    fn dictionary(
+        &mut self,
+        a: &ArrayRef,
+        leaf: &Leaf,
+        rows: &Rows,
+        col: usize,
+    ) -> Result<ArrayRef, PipelineError> {
+        let d = a.as_any_dictionary();
+        let values = d.values();
+        let known = self
+            .dicts
+            .get(&*leaf.field)
+            .is_some_and(|c| Arc::ptr_eq(&c.values, values));
+        if !known {
+            let done = self.dictionary_values(values, leaf, col)?;
+            self.dicts.insert(leaf.field.clone(), done);
+        }
+        let Some(done) = self.dicts.get(&*leaf.field) else {
+            return Ok(a.clone());
+        };
+        for (i, &k) in d.normalized_keys().iter().enumerate() {
+            let Some((locs, changed)) = done.per.get(k).filter(|_| a.is_valid(i)) else {
+                continue;
+            };
+            let row = rows.at(i);
+            for l in locs {
+                let mut l = l.clone();
+                l.row = Some(row);
+                if self.opts.positions {
+                    l.line = row;
+                }
+                self.found.push((row, col, l));
+            }
+            self.cells.stats.findings += locs.len() as u64;
+            self.cells.stats.changed += changed;
+        }
+        Ok(match &done.new_values {
+            Some(v) => d.with_values(v.clone()),
+            None => a.clone(),
+        })
+    }
+
+    /// Rewrites a dictionary's values, keeping each value's findings (with no row yet) and
+    /// change count; the run's totals are left as they were, rows add them.
+    fn dictionary_values(
+        &mut self,
+        values: &ArrayRef,
+        leaf: &Leaf,
+        col: usize,
+    ) -> Result<DictDone, PipelineError> {
+        let before = self.cells.stats;
+        let mut per: Vec<(Vec<Located>, u64)> = vec![(Vec::new(), 0); values.len()];
+        let new_values = {
+            let mut f = |k: usize, v: &[u8], out: &mut Vec<u8>| {
+                let (mark, changed_before) = (self.found.len(), self.cells.stats.changed);
+                let changed = self.cell(v, leaf, 0, col)?;
+                if changed {
+                    out.extend_from_slice(&self.cells.value);
+                }
+                let locs = self.found.split_off(mark).into_iter().map(|(_, _, l)| l);
+                if let Some(p) = per.get_mut(k) {
+                    *p = (locs.collect(), self.cells.stats.changed - changed_before);
+                }
+                Ok(changed)
+            };
+            rewrite_bytes(values, &mut f)?
+        };
+        self.cells.stats = before;
+        Ok(DictDone {
+            values: values.clone(),
+            new_values: new_values.filter(|v| !Arc::ptr_eq(v, values)),
+            per,
+        })
+    }
+
+    /// A number column classified as an identifier: each value's decimal text is a cell.
+    fn numbers<T>(
+        &mut self,
+        a: &ArrayRef,
+        leaf: &Leaf,
+        rows: &Rows,
+        col: usize,
+        nullable: bool,
+    ) -> Result<ArrayRef, PipelineError>
+    where
+        T: ArrowPrimitiveType,
+        T::Native: Num,
+    {
+        let arr = a.as_primitive::<T>();
+        let mut vals: Option<Vec<T::Native>> = None;
+        let mut cleared: Option<Vec<bool>> = None;
+        let mut text = std::mem::take(&mut self.text);
+        for i in 0..arr.len() {
+            if arr.is_null(i) {
+                continue;
+            }
+            let v = arr.value(i);
+            text.clear();
+            let _ = write!(text, "{v}");
+            if !self.cell(&text, leaf, rows.at(i), col)? {
+                continue;
+            }
+            let out = &self.cells.value;
+            let new = parse_number::<T::Native>(out)
+                .filter(|n| *n != v)
+                .or_else(|| {
+                    if out.trim_ascii().is_empty() && nullable {
+                        None
+                    } else {
+                        T::Native::derive(v, digest64(out))
+                    }
+                });
+            match new {
+                Some(n) => vals.get_or_insert_with(|| arr.values().to_vec())[i] = n,
+                None if nullable => cleared.get_or_insert_with(|| vec![false; arr.len()])[i] = true,
+                None => vals.get_or_insert_with(|| arr.values().to_vec())[i] = T::Native::default(),
+            }
+        }
+        self.text = text;
+        primitive(a, arr, vals, cleared)
+    }
+
+    /// A date or timestamp column: each value's ISO day is a cell; see the module doc.
+    #[allow(clippy::too_many_arguments)]
+    fn dates<T>(
+        &mut self,
+        a: &ArrayRef,
+        leaf: &Leaf,
+        rows: &Rows,
+        col: usize,
+        nullable: bool,
+        per_day: i64,
+    ) -> Result<ArrayRef, PipelineError>
+    where
+        T: ArrowPrimitiveType,
+        T::Native: Into<i64> + TryFrom<i64>,
+    {
+        let arr = a.as_primitive::<T>();
+        let mut vals: Option<Vec<T::Native>> = None;
+        let mut cleared: Option<Vec<bool>> = None;
+        let mut text = std::mem::take(&mut self.text);
+        for i in 0..arr.len() {
+            if arr.is_null(i) {
+                continue;
+            }
+            let v: i64 = arr.value(i).into();
+            let day = v.div_euclid(per_day);
+            text.clear();
+            iso_day(day, &mut text);
+            if !self.cell(&text, leaf, rows.at(i), col)? {
+                continue;
+            }
+            let new = match reparse(&self.cells.value) {
+                // The same shift in the column's unit keeps the time of day.
+                Some(Day::Full(d)) => d
+                    .checked_sub(day)
+                    .and_then(|delta| delta.checked_mul(per_day))
+                    .and_then(|x| v.checked_add(x)),
+                Some(Day::Year(y)) => dates::days_from_civil(y, 1, 1).checked_mul(per_day),
+                None => None,
+            };
+            match new.and_then(|n| T::Native::try_from(n).ok()) {
+                Some(n) => vals.get_or_insert_with(|| arr.values().to_vec())[i] = n,
+                None if nullable => cleared.get_or_insert_with(|| vec![false; arr.len()])[i] = true,
+                None => {
+                    let (y, _, _) = dates::civil_from_days(day);
+                    let jan1 = dates::days_from_civil(y, 1, 1)
+                        .checked_mul(per_day)
+                        .and_then(|n| T::Native::try_from(n).ok())
+                        .unwrap_or_default();
+                    vals.get_or_insert_with(|| arr.values().to_vec())[i] = jan1;
+                }
+            }
+        }
+        self.text = text;
+        primitive(a, arr, vals, cleared)
+    }
+}
+
+/// `arr` with new values and/or newly nulled slots; `a` itself when neither.
+fn primitive<T: ArrowPrimitiveType>(
+    a: &ArrayRef,
+    arr: &PrimitiveArray<T>,
+    vals: Option<Vec<T::Native>>,
+    cleared: Option<Vec<bool>>,
+) -> Result<ArrayRef, PipelineError> {
+    if vals.is_none() && cleared.is_none() {
+        return Ok(a.clone());
+    }
+    let values = vals.map_or_else(|| arr.values().clone(), ScalarBuffer::from);
+    let nulls = match cleared {
+        None => arr.nulls().cloned(),
+        Some(c) => Some(NullBuffer::from(
+            c.iter()
+                .enumerate()
+                .map(|(i, gone)| arr.is_valid(i) && !gone)
+                .collect::<Vec<bool>>(),
+        )),
+    };
+    let out = PrimitiveArray::<T>::try_new(values, nulls)
+        .map_err(|e| rebuild_error(&e))?
+        .with_data_type(arr.data_type().clone());
+    Ok(Arc::new(out))
+}
+
+/// A value-by-value rewrite: `f(index, value, out)` appends the new value to `out` and says
+/// whether it changed.
+type Rewriter<'a> = dyn FnMut(usize, &[u8], &mut Vec<u8>) -> Result<bool, PipelineError> + 'a;
+
+/// Rewrites a string or binary array through `f`, nulls skipped; the same array when nothing
+/// changed, `None` for any other type.
+fn rewrite_bytes(a: &ArrayRef, f: &mut Rewriter<'_>) -> Result<Option<ArrayRef>, PipelineError> {
+    use DataType as D;
+    Ok(Some(match a.data_type() {
+        D::Utf8 => byte_array::<Utf8Type>(a, f)?,
+        D::LargeUtf8 => byte_array::<LargeUtf8Type>(a, f)?,
+        D::Binary => byte_array::<BinaryType>(a, f)?,
+        D::LargeBinary => byte_array::<LargeBinaryType>(a, f)?,
+        D::Utf8View => {
+            let arr = a.as_string_view();
+            let mut changes = changes(
+                arr.len(),
+                |i| arr.is_null(i),
+                |i| arr.value(i).as_bytes(),
+                true,
+                f,
+            )?;
+            if changes.spans.is_empty() {
+                return Ok(Some(a.clone()));
+            }
+            let mut b = StringViewBuilder::with_capacity(arr.len());
+            for i in 0..arr.len() {
+                match changes.get(i) {
+                    _ if arr.is_null(i) => b.append_null(),
+                    Some(new) => {
+                        b.append_value(std::str::from_utf8(new).map_err(|_| utf8_error())?)
+                    }
+                    None => b.append_value(arr.value(i)),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        D::BinaryView => {
+            let arr = a.as_binary_view();
+            let mut changes = changes(arr.len(), |i| arr.is_null(i), |i| arr.value(i), false, f)?;
+            if changes.spans.is_empty() {
+                return Ok(Some(a.clone()));
+            }
+            let mut b = BinaryViewBuilder::with_capacity(arr.len());
+            for i in 0..arr.len() {
+                match changes.get(i) {
+                    _ if arr.is_null(i) => b.append_null(),
+                    Some(new) => b.append_value(new),
+                    None => b.append_value(arr.value(i)),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// The changed values of an array: their bytes one after another, and which slot each is.
+struct Changes {
+    bytes: Vec<u8>,
+    /// Slot index and range in `bytes`, ascending by slot.
+    spans: Vec<(usize, std::ops::Range<usize>)>,
+    next: usize,
+}
+
+impl Changes {
+    /// The new value of slot `i`, if it changed; slots must be asked in ascending order.
+    fn get(&mut self, i: usize) -> Option<&[u8]> {
+        let (slot, range) = self.spans.get(self.next)?;
+        if *slot != i {
+            return None;
+        }
+        self.next += 1;
+        self.bytes.get(range.clone())
+    }
+}
+
+/// Runs `f` over the non-null values; string results that are not UTF-8 are made so (a
+/// transform of valid text should never produce that, but a string column must stay valid).
+fn changes<'v>(
+    len: usize,
+    is_null: impl Fn(usize) -> bool,
+    value: impl Fn(usize) -> &'v [u8],
+    utf8: bool,
+    f: &mut Rewriter<'_>,
+) -> Result<Changes, PipelineError> {
+    let mut c = Changes {
+        bytes: Vec::new(),
+        spans: Vec::new(),
+        next: 0,
+    };
+    for i in 0..len {
+        if is_null(i) {
+            continue;
+        }
+        let start = c.bytes.len();
+        if !f(i, value(i), &mut c.bytes)? {
+            c.bytes.truncate(start);
+            continue;
+        }
+        if utf8 && std::str::from_utf8(&c.bytes[start..]).is_err() {
+            let fixed = String::from_utf8_lossy(&c.bytes[start..]).into_owned();
+            c.bytes.truncate(start);
+            c.bytes.extend_from_slice(fixed.as_bytes());
+        }
+        c.spans.push((i, start..c.bytes.len()));
+    }
+    Ok(c)
+}
+
+fn byte_array<T: ByteArrayType>(
+    a: &ArrayRef,
+    f: &mut Rewriter<'_>,
+) -> Result<ArrayRef, PipelineError> {
+    let arr = a.as_bytes::<T>();
+    let utf8 = matches!(T::DATA_TYPE, DataType::Utf8 | DataType::LargeUtf8);
+    let (offsets, data) = (arr.value_offsets(), arr.value_data());
+    let slot = |i: usize| value_slot(offsets, data, i);
+    let mut changes = changes(arr.len(), |i| arr.is_null(i), slot, utf8, f)?;
+    if changes.spans.is_empty() {
+        return Ok(a.clone());
+    }
+    let mut values: Vec<u8> = Vec::with_capacity(data.len() + changes.bytes.len());
+    let mut new_offsets: Vec<T::Offset> = Vec::with_capacity(arr.len() + 1);
+    let too_large =
+        || PipelineError::Format("a rewritten string column exceeds its offset type's size".into());
+    new_offsets.push(T::Offset::from_usize(0).ok_or_else(too_large)?);
+    for i in 0..arr.len() {
+        match changes.get(i) {
+            Some(new) => values.extend_from_slice(new),
+            None => values.extend_from_slice(slot(i)),
+        }
+        new_offsets.push(T::Offset::from_usize(values.len()).ok_or_else(too_large)?);
+    }
+    let out = GenericByteArray::<T>::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(new_offsets)),
+        Buffer::from_vec(values),
+        arr.nulls().cloned(),
+    )
+    .map_err(|e| rebuild_error(&e))?;
+    Ok(Arc::new(out))
+}
+
+/// Value `i` of a string or binary array's data (empty where the offsets are out of range).
+fn value_slot<'d, O: ArrowNativeType>(offsets: &[O], data: &'d [u8], i: usize) -> &'d [u8] {
+    match (offsets.get(i), offsets.get(i + 1)) {
+        (Some(s), Some(e)) => data.get(s.as_usize()..e.as_usize()).unwrap_or_default(),
+        _ => &[],
+    }
+}
+
+/// Numbers a classified number column can hold.
+trait Num: ArrowNativeType + std::fmt::Display + std::str::FromStr + PartialEq {
+    /// A value of the type derived from a 64-bit hash, for a result that is not a number;
+    /// `None` where nothing sensible exists (floats).
+    fn derive(orig: Self, hash: u64) -> Option<Self>;
+}
+
+macro_rules! ints {
+    ($($t:ty),*) => {$(
+        impl Num for $t {
+            fn derive(orig: Self, hash: u64) -> Option<Self> {
+                let v = derive_int(i128::from(orig), i128::from(<$t>::MIN), i128::from(<$t>::MAX), hash);
+                Self::try_from(v).ok()
+            }
+        }
+    )*};
+}
+ints!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+impl Num for f32 {
+    fn derive(_: Self, _: u64) -> Option<Self> {
+        None
+    }
+}
+
+impl Num for f64 {
+    fn derive(_: Self, _: u64) -> Option<Self> {
+        None
+    }
+}
+
+/// An integer standing in for an identifier whose replacement is not a number (a token
+/// `MRN_…`, a placeholder): `hash` — of the replacement, so it is as keyed and deterministic
+/// as the replacement itself, and the same id maps to the same integer in every file — picks
+/// a value with as many digits (and the same sign) as the original, so width checks and joins
+/// keep working, within the type's range and never the original itself.
+fn derive_int(orig: i128, min: i128, max: i128, hash: u64) -> i128 {
+    let digits = orig.unsigned_abs().checked_ilog10().map_or(1, |d| d + 1);
+    let lo = if digits == 1 {
+        0
+    } else {
+        10i128.pow(digits - 1)
+    };
+    let hi = 10i128.pow(digits) - 1;
+    let (lo, hi) = if orig < 0 { (-hi, -lo) } else { (lo, hi) };
+    let (lo, hi) = (lo.max(min), hi.min(max));
+    if lo >= hi {
+        return lo;
+    }
+    let span = (hi - lo + 1) as u128;
+    let v = lo + (u128::from(hash) % span) as i128;
+    if v != orig {
+        v
+    } else if v == hi {
+        lo
+    } else {
+        v + 1
+    }
+}
+
+/// The first 8 bytes of the SHA-256 of `bytes`: stable across builds and platforms (unlike
+/// the standard library's hasher).
+fn digest64(bytes: &[u8]) -> u64 {
+    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut b = [0u8; 8];
+    for (x, y) in b.iter_mut().zip(d.as_ref()) {
+        *x = *y;
+    }
+    u64::from_le_bytes(b)
+}
+
+/// A replacement read as a number of the column's type: `90+` (ages) reads as 90.
+fn parse_number<N: std::str::FromStr>(out: &[u8]) -> Option<N> {
+    let s = std::str::from_utf8(out).ok()?.trim();
+    s.strip_suffix('+').unwrap_or(s).parse().ok()
+}
+
+/// Library messages about the file's structure give sizes and offsets, not values; they are
+/// cut short all the same, and never contain more than one line.
+fn clip(msg: &str) -> String {
+    let line = msg.lines().next().unwrap_or_default();
+    match line.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_string(),
+    }
+}
+
+fn parquet_error(e: ParquetError, what: &str) -> PipelineError {
+    match e {
+        ParquetError::External(inner) => match inner.downcast::<io::Error>() {
+            Ok(source) => PipelineError::Read {
+                offset: 0,
+                source: *source,
+            },
+            Err(other) => PipelineError::Format(format!("{what}: {}", clip(&other.to_string()))),
+        },
+        other => PipelineError::Format(format!("{what}: {}", clip(&other.to_string()))),
+    }
+}
+
+fn decode_error(rg: usize, e: ArrowError) -> PipelineError {
+    match e {
+        ArrowError::IoError(_, source) => PipelineError::Read { offset: 0, source },
+        e => PipelineError::Format(format!(
+            "corrupt Parquet data in row group {rg}: {}",
+            clip(&e.to_string())
+        )),
+    }
+}
+
+fn write_error(e: ParquetError) -> PipelineError {
+    match e {
+        ParquetError::External(inner) => match inner.downcast::<io::Error>() {
+            Ok(source) => PipelineError::Write(*source),
+            Err(other) => PipelineError::Format(format!(
+                "cannot write Parquet: {}",
+                clip(&other.to_string())
+            )),
+        },
+        other => PipelineError::Format(format!(
+            "cannot write Parquet: {}",
+            clip(&other.to_string())
+        )),
+    }
+}
+
+fn rebuild_error(e: &ArrowError) -> PipelineError {
+    PipelineError::Format(format!(
+        "cannot rebuild a Parquet column: {}",
+        clip(&e.to_string())
     ))
+}
+
+fn utf8_error() -> PipelineError {
+    PipelineError::Format("a rewritten string is not UTF-8".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::Field;
+
+    #[test]
+    fn derived_ints_keep_width_and_sign_and_never_the_original() {
+        for (orig, min, max) in [
+            (12_345_678i128, i128::from(i64::MIN), i128::from(i64::MAX)),
+            (-4_321, i128::from(i32::MIN), i128::from(i32::MAX)),
+            (7, 0, 255),
+            (0, 0, 255),
+            (2_147_483_600, i128::from(i32::MIN), i128::from(i32::MAX)),
+            (-128, -128, 127),
+        ] {
+            for hash in [0u64, 1, 42, u64::MAX, 0x1234_5678_9abc_def0] {
+                let v = derive_int(orig, min, max, hash);
+                assert_ne!(v, orig, "{orig} {hash}");
+                assert!(v >= min && v <= max);
+                assert_eq!(v < 0, orig < 0);
+                assert_eq!(
+                    v.unsigned_abs().to_string().len(),
+                    orig.unsigned_abs().to_string().len(),
+                    "{orig} -> {v}"
+                );
+            }
+        }
+        assert_eq!(
+            i32::derive(1_234, 99),
+            i32::derive(1_234, 99),
+            "deterministic"
+        );
+        assert_eq!(f64::derive(1.5, 3), None);
+    }
+
+    #[test]
+    fn date_results_read_back() {
+        let mut t = Vec::new();
+        iso_day(dates::days_from_civil(1961, 3, 4), &mut t);
+        assert_eq!(t, b"1961-03-04");
+        assert_eq!(
+            reparse(b"1960-08-21"),
+            Some(Day::Full(dates::days_from_civil(1960, 8, 21)))
+        );
+        assert_eq!(reparse(b"1961"), Some(Day::Year(1961)));
+        assert_eq!(reparse(b"[DATE]"), None);
+        assert_eq!(reparse(b""), None);
+        assert_eq!(parse_number::<i32>(b"90+"), Some(90));
+        assert_eq!(parse_number::<i64>(b"MRN_x1"), None);
+    }
+
+    #[test]
+    fn leaf_paths_name_nested_members() {
+        let item = Arc::new(Field::new(
+            "element",
+            DataType::Struct(vec![Field::new("phone", DataType::Utf8, true)].into()),
+            true,
+        ));
+        let schema = Schema::new(vec![
+            Field::new("Id", DataType::Utf8, false),
+            Field::new(
+                "address",
+                DataType::Struct(
+                    vec![
+                        Field::new("city", DataType::LargeUtf8, true),
+                        Field::new("flag", DataType::Boolean, true),
+                    ]
+                    .into(),
+                ),
+                true,
+            ),
+            Field::new("contacts", DataType::List(item), true),
+            Field::new(
+                "tags",
+                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+                true,
+            ),
+            Field::new("mrn", DataType::Int64, false),
+            Field::new("dob", DataType::Date32, true),
+        ]);
+        let paths: Vec<String> = leaf_paths(&schema).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            paths,
+            [
+                "Id",
+                "address.city",
+                "contacts[].phone",
+                "tags[]",
+                "mrn",
+                "dob"
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_are_one_short_line() {
+        let long = "x".repeat(500) + "\nsecond";
+        let c = clip(&long);
+        assert!(c.chars().count() <= 201 && !c.contains('\n'));
+    }
 }
