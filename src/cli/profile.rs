@@ -10,7 +10,7 @@ use phiscrub::formats::{csv, csv_codec::Dialect, Format};
 
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
-    /// A CSV or TSV file.
+    /// A CSV, TSV or Parquet file.
     pub path: PathBuf,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -28,16 +28,20 @@ pub fn run(a: ProfileArgs) -> Result<i32> {
         .common
         .delimiter()?
         .or((format == Format::Tsv).then_some(b'\t'));
-    if !matches!(format, Format::Csv | Format::Tsv) {
-        bail!("profile reads CSV or TSV files (use --format csv for another file name)");
+    let classes = match format {
+        Format::Csv | Format::Tsv => {
+            let mut f =
+                File::open(&a.path).with_context(|| format!("cannot open {}", a.path.display()))?;
+            let dialect = delimiter.map(|d| Dialect {
+                delimiter: d,
+                quote: b'"',
+            });
+            csv::profile(&engine, &columns, &mut f, dialect)
+        }
+        Format::Parquet => phiscrub::formats::parquet::profile(&engine, &columns, &a.path),
+        _ => bail!("profile reads CSV, TSV or Parquet files (use --format for another file name)"),
     }
-    let mut f = File::open(&a.path).with_context(|| format!("cannot open {}", a.path.display()))?;
-    let dialect = delimiter.map(|d| Dialect {
-        delimiter: d,
-        quote: b'"',
-    });
-    let classes = csv::profile(&engine, &columns, &mut f, dialect)
-        .with_context(|| a.path.display().to_string())?;
+    .with_context(|| a.path.display().to_string())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&classes)?);
         return Ok(0);
