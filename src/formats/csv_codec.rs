@@ -101,7 +101,7 @@ pub fn sniff(sample: &[u8]) -> Dialect {
         let Some(score) = sniff_score(sample, dialect, &mut records) else {
             continue;
         };
-        if best.as_ref().map_or(true, |(b, _)| score.beats(b)) {
+        if best.as_ref().is_none_or(|(b, _)| score.beats(b)) {
             best = Some((score, dialect));
         }
     }
@@ -129,7 +129,7 @@ fn sniff_score(sample: &[u8], dialect: Dialect, records: &mut Vec<Record>) -> Op
     let mut best: Option<(u64, usize)> = None;
     for run in counts.chunk_by(|a, b| a == b) {
         let candidate = (run.len() as u64, run[0]);
-        if best.map_or(true, |b| candidate >= b) {
+        if best.is_none_or(|b| candidate >= b) {
             best = Some(candidate);
         }
     }
