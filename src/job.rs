@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::classify::ColumnRules;
 use crate::entity::Entity;
-use crate::formats::image;
-use crate::formats::Format;
+use crate::formats::{compress, image, Format};
 use crate::pipeline::{self, Engine, Located, Mode, PipelineError, RunOptions, Stats};
 use crate::policy::Action;
 
@@ -158,12 +157,20 @@ fn stdin_input() -> Input {
     }
 }
 
+/// Opens an input, decoding gzip or zstd when its first bytes say so (files only: standard
+/// input is read as it comes, so a slow pipe is never held up waiting for a magic number).
 fn open(input: &Input) -> Result<Box<dyn Read + Send>, PipelineError> {
+    let read_err = |source| PipelineError::Read { offset: 0, source };
     match &input.path {
         None => Ok(Box::new(io::stdin())),
-        Some(p) => File::open(p)
-            .map(|f| Box::new(f) as Box<dyn Read + Send>)
-            .map_err(|source| PipelineError::Read { offset: 0, source }),
+        Some(p) => {
+            let f = File::open(p).map_err(read_err)?;
+            let (head, r) = compress::peek(Box::new(f), compress::MAGIC_LEN).map_err(read_err)?;
+            match compress::Codec::sniff(&head) {
+                Some(codec) => codec.reader(r).map_err(read_err),
+                None => Ok(r),
+            }
+        }
     }
 }
 
@@ -268,7 +275,16 @@ fn run_format<W: Write + Send + ?Sized>(
     found: &mut dyn FnMut(&Located) -> io::Result<()>,
 ) -> Result<Stats, PipelineError> {
     let ropts = *ropts;
-    match opts.format.resolve(input.path.as_deref()) {
+    let mut format = opts.format.resolve(input.path.as_deref());
+    if format == Format::Auto {
+        // A `.sql` file: its first lines say which database wrote it.
+        let taken = std::mem::replace(r, Box::new(io::empty()));
+        let (head, again) = compress::peek(taken, 16 << 10)
+            .map_err(|source| PipelineError::Read { offset: 0, source })?;
+        *r = again;
+        format = Format::sniff_sql(&head);
+    }
+    match format {
         f @ (Format::Csv | Format::Tsv) => {
             let delimiter = opts.delimiter.or((f == Format::Tsv).then_some(b'\t'));
             let dialect = delimiter.map(|d| crate::formats::csv_codec::Dialect {
@@ -302,7 +318,13 @@ fn run_format<W: Write + Send + ?Sized>(
                 "Parquet needs a file path, not standard input".into(),
             )),
         },
-        _ => pipeline::run(engine, &mut *r, output, ropts, |l| found(l)),
+        Format::Pgdump => {
+            crate::formats::pgdump::run(engine, opts.columns, &mut *r, output, &ropts, found)
+        }
+        Format::Mysqldump => {
+            crate::formats::mysqldump::run(engine, opts.columns, &mut *r, output, &ropts, found)
+        }
+        Format::Auto | Format::Text => pipeline::run(engine, &mut *r, output, ropts, |l| found(l)),
     }
 }
 
@@ -485,7 +507,23 @@ pub fn scrub(
                     .and_then(|s| w.flush().map(|()| s).map_err(PipelineError::Write))
             }
             Some(path) => write_atomically(&path, input.path.as_deref(), |w| {
-                run_input(engine, input, Mode::Scrub, opts, Some(w), &mut report)
+                match path.to_str().and_then(compress::Codec::from_name) {
+                    // `-o safe/dump.sql.gz`, or a `.gz` input mirrored into a directory.
+                    Some(codec) => {
+                        let mut enc = codec.writer(w).map_err(PipelineError::Write)?;
+                        let stats = run_input(
+                            engine,
+                            input,
+                            Mode::Scrub,
+                            opts,
+                            Some(&mut enc),
+                            &mut report,
+                        )?;
+                        enc.finish().map_err(PipelineError::Write)?;
+                        Ok(stats)
+                    }
+                    None => run_input(engine, input, Mode::Scrub, opts, Some(w), &mut report),
+                }
             }),
         };
         if let Some(f) = close_input(input, result, &mut done) {

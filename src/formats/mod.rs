@@ -3,11 +3,14 @@
 //! plug in beside them. Whole image files are recognised by their signature (`image`).
 
 pub mod cells;
+pub mod compress;
 pub mod csv;
 pub mod csv_codec;
 pub mod image;
 pub mod jsonl;
+pub mod mysqldump;
 pub mod parquet;
+pub mod pgdump;
 pub mod text;
 
 /// The input formats `--format` accepts.
@@ -27,25 +30,63 @@ pub enum Format {
     Json,
     /// Apache Parquet, row group by row group.
     Parquet,
+    /// A PostgreSQL plain dump (`pg_dump -Fp`): COPY blocks and INSERT statements.
+    Pgdump,
+    /// A MySQL/MariaDB dump (`mysqldump`, `mariadb-dump`): INSERT statements.
+    Mysqldump,
 }
 
 impl Format {
-    /// The format to use for a file: the one asked for, or with `auto` the one its name says.
+    /// The format to use for a file: the one asked for, or with `auto` the one its name says
+    /// (a compression suffix such as `.gz` or `.zst` looked through). A `.sql` file is a dump
+    /// whose kind the content tells: see [`Format::sniff_sql`].
     pub fn resolve(self, path: Option<&std::path::Path>) -> Format {
         if self != Format::Auto {
             return self;
         }
-        let ext = path
-            .and_then(|p| p.extension())
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
+        let ext = path.and_then(|p| {
+            let name = p.file_name()?.to_str()?.to_ascii_lowercase();
+            let name = compress::Codec::strip_suffix(&name).to_string();
+            let (_, ext) = name.rsplit_once('.')?;
+            Some(ext.to_string())
+        });
         match ext.as_deref() {
+            Some("sql") | Some("dump") => Format::Auto,
             Some("csv") => Format::Csv,
             Some("tsv") | Some("tab") => Format::Tsv,
             Some("jsonl") | Some("ndjson") => Format::Jsonl,
             Some("json") => Format::Json,
             Some("parquet") | Some("pq") => Format::Parquet,
             _ => Format::Text,
+        }
+    }
+}
+
+impl Format {
+    /// Which kind of SQL dump `head` (the first few KiB of a `.sql` file) starts: pg_dump and
+    /// mysqldump/mariadb-dump both sign their output in the first lines; failing that, the
+    /// statements themselves tell (`COPY … FROM stdin;`, `SET standard_conforming_strings` for
+    /// PostgreSQL; backquoted names, `/*!40101` or `LOCK TABLES` for MySQL). Anything else is
+    /// text.
+    pub fn sniff_sql(head: &[u8]) -> Format {
+        let has = |needle: &[u8]| memchr::memmem::find(head, needle).is_some();
+        if has(b"-- PostgreSQL database dump")
+            || has(b"FROM stdin;")
+            || has(b"SET standard_conforming_strings")
+        {
+            Format::Pgdump
+        } else if has(b"-- MySQL dump")
+            || has(b"-- MariaDB dump")
+            || has(b"/*!40101")
+            || has(b"LOCK TABLES `")
+        {
+            Format::Mysqldump
+        } else if has(b"INSERT INTO `") || has(b"CREATE TABLE `") {
+            Format::Mysqldump
+        } else if has(b"INSERT INTO ") || has(b"CREATE TABLE ") {
+            Format::Pgdump
+        } else {
+            Format::Text
         }
     }
 }
