@@ -79,9 +79,9 @@ impl Format {
             || has(b"-- MariaDB dump")
             || has(b"/*!40101")
             || has(b"LOCK TABLES `")
+            || has(b"INSERT INTO `")
+            || has(b"CREATE TABLE `")
         {
-            Format::Mysqldump
-        } else if has(b"INSERT INTO `") || has(b"CREATE TABLE `") {
             Format::Mysqldump
         } else if has(b"INSERT INTO ") || has(b"CREATE TABLE ") {
             Format::Pgdump
