@@ -130,6 +130,8 @@ struct PolicyFile {
     #[serde(default)]
     min_score: Option<f32>,
     #[serde(default)]
+    unknown_columns: Option<String>,
+    #[serde(default)]
     entities: HashMap<String, ActionSpec>,
     #[serde(default)]
     rules: HashMap<String, ActionSpec>,
@@ -173,6 +175,21 @@ pub struct Policy {
     columns: Vec<(String, ColumnOverride)>,
     /// Findings below this score are neither reported nor changed.
     pub min_score: f32,
+    /// Structured data: what happens to a column no rule classifies (`--unknown-columns`).
+    pub unknown_columns: UnknownColumns,
+}
+
+/// What structured formats do with a column that is neither classified nor kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum UnknownColumns {
+    /// Scan each cell as free text with the column name as context (the default).
+    #[default]
+    Scan,
+    /// Fail closed: mask every non-empty text value (numbers, dates and other typed columns
+    /// of a dump are still scanned, since a mask would not load there).
+    Mask,
+    /// Leave such columns as they are.
+    Keep,
 }
 
 /// The default minimum score: validated identifiers score 0.8 and up, context-only ones 0.6+.
@@ -204,6 +221,7 @@ impl Policy {
             by_rule: HashMap::new(),
             columns: Vec::new(),
             min_score: DEFAULT_MIN_SCORE,
+            unknown_columns: UnknownColumns::Scan,
         }
     }
 
@@ -237,6 +255,14 @@ impl Policy {
             } else {
                 problems.push(format!("min_score {s} is outside 0..=1"));
             }
+        }
+        match file.unknown_columns.as_deref() {
+            None | Some("scan") => {}
+            Some("mask") => policy.unknown_columns = UnknownColumns::Mask,
+            Some("keep") => policy.unknown_columns = UnknownColumns::Keep,
+            Some(other) => problems.push(format!(
+                "unknown_columns `{other}` is not one of scan, mask, keep"
+            )),
         }
         for (name, spec) in &file.entities {
             let entity = match name.parse::<Entity>() {

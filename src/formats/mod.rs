@@ -11,6 +11,7 @@ pub mod jsonl;
 pub mod mysqldump;
 pub mod parquet;
 pub mod pgdump;
+pub mod sqltype;
 pub mod text;
 
 /// The input formats `--format` accepts.
