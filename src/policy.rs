@@ -360,6 +360,16 @@ impl Policy {
         self.by_entity[entity.index()]
     }
 
+    /// Whether the action for `entity` takes its kind away (token, placeholder, redact, mask),
+    /// so finding that entity again in scrubbed output means something was missed. Shape,
+    /// shift, zip3 and 90+ keep the kind by design (a shifted date is still a date).
+    pub fn removes_kind(&self, entity: Entity) -> bool {
+        matches!(
+            self.by_entity[entity.index()],
+            Action::Token | Action::Placeholder | Action::Redact | Action::Mask { .. }
+        )
+    }
+
     /// Whether any action needs a key; checked before reading input so a keyless run fails fast.
     pub fn needs_key(&self) -> bool {
         self.by_entity

@@ -320,7 +320,11 @@ impl<'e> Cells<'e> {
             &mut hits,
         );
         let (min, filter) = (self.engine.min_score, &self.engine.filter);
-        hits.retain(|h| h.score >= min && filter.allows(h.entity));
+        hits.retain(|h| {
+            h.score >= min
+                && filter.allows(h.entity)
+                && !crate::transform::token::within_own(value, h.start, h.end)
+        });
         if hits.is_empty() {
             self.found = hits;
             return Ok(false);
