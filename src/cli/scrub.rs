@@ -110,6 +110,9 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
     if !a.common.quiet {
         eprintln!("{}", report.summary_line(started.elapsed().as_secs_f64()));
     }
+    if let Some(warning) = engine.transformer.collisions().summary() {
+        eprintln!("phiscrub: warning: {warning}");
+    }
     report.finish()?;
     if failed {
         bail!(
