@@ -74,6 +74,10 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
         ReportFormat::Text
     };
     let mut report = Report::new(format, sink, rule_ids, key_id);
+    let policy = engine.transformer.policy().clone();
+    report.count_changes(Box::new(move |e, rule| {
+        policy.action(e, rule) != phiscrub::policy::Action::Keep
+    }));
     let char_offsets = a.report_file.is_some() && report.needs_chars();
     let fingerprints = a.report_file.is_some() && report.needs_fingerprints();
     let positions = a.report_file.is_some();
