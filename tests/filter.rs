@@ -148,6 +148,27 @@ fn on_error_modes() {
 }
 
 #[test]
+fn notices_are_rate_limited() {
+    let input = "{bad SSN 536-22-8726\n".repeat(5000);
+    let started = Instant::now();
+    let out = filter(&["--format", "ndjson"], input.as_bytes());
+    let secs = started.elapsed().as_secs();
+    assert_eq!(lines(&out.stdout).len(), 5000);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let notices = stderr.matches("phiscrub filter: line ").count() as u64;
+    assert!(
+        notices >= 1 && notices <= secs + 1,
+        "{notices} notices in {secs} s"
+    );
+    let shown = stderr.lines().last().unwrap();
+    assert!(shown.contains("5000 not parsed"), "{shown}");
+    assert!(
+        shown.contains(&format!("({} notices not shown)", 5000 - notices)),
+        "{shown}"
+    );
+}
+
+#[test]
 fn order_holds_on_many_threads() {
     let n = 60_000;
     let mut input = String::new();
@@ -432,6 +453,18 @@ impl Drop for Daemon {
     }
 }
 
+/// The lines of `path` once it has `n` of them, or what it has after a minute.
+fn wait_for_lines(path: &Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = std::fs::read(path).map(|b| lines(&b)).unwrap_or_default();
+        if got.len() >= n || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// An RFC 5424 message with octet-counting framing (RFC 6587 3.4.1).
 fn frame(i: usize, msg: &str) -> Vec<u8> {
     let m = format!(
@@ -460,12 +493,14 @@ fn rsyslog_mmexternal_end_to_end() {
 module(load="imtcp")
 module(load="mmexternal")
 template(name="plain" type="string" string="%msg%\n")
+template(name="rest" type="string" string="%structured-data% %rawmsg%\n")
 input(type="imtcp" address="127.0.0.1" port="{port_json}" ruleset="fulljson")
 input(type="imtcp" address="127.0.0.1" port="{port_msg}" ruleset="msg")
 ruleset(name="fulljson") {{
   action(type="mmexternal" interface.input="fulljson"
          binary="{bin} filter --quiet --format rsyslog --key-file {key}")
   action(type="omfile" file="{out_json}" template="plain")
+  action(type="omfile" file="{out_rest}" template="rest")
 }}
 ruleset(name="msg") {{
   action(type="mmexternal"
@@ -477,6 +512,7 @@ ruleset(name="msg") {{
         key = key.display(),
         out_json = d.join("fulljson.log").display(),
         out_msg = d.join("msg.log").display(),
+        out_rest = d.join("rest.log").display(),
     );
     let conf_path = d.join("rsyslog.conf");
     std::fs::write(&conf_path, conf).unwrap();
@@ -531,15 +567,7 @@ ruleset(name="msg") {{
     );
     assert_ne!(want, lines(text.as_bytes()), "the sample has findings");
     for name in ["fulljson.log", "msg.log"] {
-        let path = d.join(name);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let got = loop {
-            let got = std::fs::read(&path).map(|b| lines(&b)).unwrap_or_default();
-            if got.len() >= msgs.len() || Instant::now() > deadline {
-                break got;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        let got = wait_for_lines(&d.join(name), msgs.len());
         assert_eq!(got.len(), msgs.len(), "{name}: every message arrived");
         let all = got.join("\n");
         for v in PLANTED {
