@@ -627,6 +627,7 @@ impl<'e, 'c> LineRewriter<'e, 'c> {
     ) -> Result<bool, LineError> {
         if self.st.paths.len() > MAX_LINE_PATHS {
             self.st.paths.clear();
+            self.st.cells.forget_columns();
         }
         self.st
             .rewrite(line, 0..line.len(), 0, row, Rows::Line(row), opts, found)
@@ -1592,5 +1593,43 @@ mod tests {
         assert!(out.ends_with(b"\"}}\n"));
         assert_eq!(found[0].field.as_deref(), Some("a.ssn"));
         assert_eq!(found[0].row, Some(1));
+    }
+
+    #[test]
+    fn field_selection() {
+        let sel = FieldSelect::new(vec!["msg".into(), "patient".into(), "$!".into()]);
+        for (path, want) in [
+            ("msg", true),
+            ("msg.x", true),
+            ("msg[]", true),
+            ("msgid", false),
+            ("patient.ssn", true),
+            ("patients", false),
+            ("$!.user.email", true),
+            ("note", false),
+            ("", false),
+        ] {
+            assert_eq!(sel.matches(path), want, "{path}");
+        }
+        assert!(FieldSelect::all().matches("anything.at[].all"));
+    }
+
+    #[test]
+    fn line_rewriter_memo_stays_bounded() {
+        let engine = engine();
+        let columns = ColumnRules::builtin().unwrap();
+        let mut r = LineRewriter::new(&engine, &columns, FieldSelect::all());
+        for i in 0..MAX_LINE_PATHS * 2 {
+            let line = format!("{{\"k{i}\": \"x\", \"ssn\": \"536-22-8726\"}}");
+            assert!(r
+                .rewrite(line.as_bytes(), 1, &opts(None), &mut |_| Ok(()))
+                .unwrap());
+            assert!(r.st.paths.len() <= MAX_LINE_PATHS + 2);
+        }
+        assert!(!String::from_utf8_lossy(r.out()).contains("536-22-8726"));
+        let err = r
+            .rewrite(b"{\"a\": 1,}", 1, &opts(None), &mut |_| Ok(()))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "malformed JSON: expected a key at byte 8");
     }
 }
