@@ -448,6 +448,18 @@ struct Daemon(std::process::Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // SIGTERM lets rsyslogd close its mmexternal children's input; SIGKILL if it lingers.
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            // SAFETY: a signal to the child this test started and has not reaped yet.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
