@@ -273,13 +273,19 @@ async fn write_lines<W: AsyncWrite + Unpin>(
 
 /// What `--on-error` did to a line, for notices.
 fn handled(cfg: &Config, why: Unparsed) -> &'static str {
+    let fulljson = cfg.rsyslog_input == super::RsyslogInput::Fulljson;
     match (why, cfg.on_error, cfg.format) {
         (_, OnError::Drop, FilterFormat::Rsyslog) => "answered {} (--on-error drop)",
         (_, OnError::Drop, _) => "written as an empty line (--on-error drop)",
         (Unparsed::TooLong | Unparsed::Internal, _, _) | (_, OnError::Mask, _) => {
             "replaced by the marker"
         }
-        (Unparsed::Utf8 { .. }, OnError::Pass, FilterFormat::Text) => "scrubbed as it is",
+        (Unparsed::Utf8 { .. }, OnError::Pass, _) => "scrubbed as it is",
+        (Unparsed::Json { what, .. }, OnError::Pass, FilterFormat::Rsyslog)
+            if fulljson && what == "invalid UTF-8 in a string" =>
+        {
+            "read with U+FFFD for the bytes that are not UTF-8 and scrubbed"
+        }
         (_, OnError::Pass, FilterFormat::Rsyslog) => {
             "scrubbed as text (is rsyslog's interface.input \"fulljson\"? if not, pass --rsyslog-input msg)"
         }
