@@ -207,20 +207,13 @@ async fn read_lines<R: AsyncRead + Unpin>(
         // Too long already: drop what there is, and the rest of the line as it comes.
         let drop_partial = !eof && buf.len() - start > max_line;
         skipping |= drop_partial;
-        if lines.is_empty() {
-            if drop_partial {
-                buf.clear();
-            }
-            searched = buf.len();
-        } else {
-            let mut rest = Vec::with_capacity(READ_SIZE);
-            if !drop_partial {
-                rest.extend_from_slice(&buf[start..]);
-            }
-            searched = rest.len();
+        if !lines.is_empty() {
+            // The batch gets a buffer of its own size (a line at a time on a slow pipe), the
+            // read buffer stays: allocations follow the input rate.
+            let data = buf[..start].to_vec();
+            buf.drain(..start);
             let (tx, rx) = oneshot::channel();
             let count = lines.len() as u64;
-            let data = std::mem::replace(&mut buf, rest);
             let job = Job {
                 first_line: next_line,
                 data,
@@ -233,6 +226,10 @@ async fn read_lines<R: AsyncRead + Unpin>(
                 return Ok(());
             }
         }
+        if drop_partial {
+            buf.clear();
+        }
+        searched = buf.len();
         if eof {
             return Ok(());
         }
