@@ -170,7 +170,7 @@ fn notices_are_rate_limited() {
 
 #[test]
 fn order_holds_on_many_threads() {
-    let n = 60_000;
+    let n = 30_000;
     let mut input = String::new();
     for i in 0..n {
         if i % 3 == 0 {
