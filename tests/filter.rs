@@ -148,6 +148,26 @@ fn on_error_modes() {
 }
 
 #[test]
+fn bad_flags_stop_before_reading() {
+    for (args, says) in [
+        (&["--max-line", "0"][..], "--max-line"),
+        (&["--max-line", "12Q"], "--max-line"),
+        (&["--format", "xml"], "--format"),
+        (&["--on-error", "ignore"], "--on-error"),
+        (&["--rsyslog-input", "json"], "--rsyslog-input"),
+        (&["--min-score", "2"], "--min-score"),
+        (&["--key-file", "/nonexistent/phiscrub.key"], "key"),
+    ] {
+        let out = run(&[&["filter"], args].concat(), b"SSN 536-22-8726\n");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("536-22-8726"));
+    }
+}
+
+#[test]
 fn notices_are_rate_limited() {
     let input = "{bad SSN 536-22-8726\n".repeat(5000);
     let started = Instant::now();
