@@ -27,6 +27,7 @@ pub mod classify;
 pub mod dates;
 pub mod detect;
 pub mod entity;
+pub mod filter;
 pub mod formats;
 pub mod job;
 pub mod pipeline;

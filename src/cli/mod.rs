@@ -1,6 +1,7 @@
 //! Command line: clap definitions, one file per subcommand, and the wiring from flags to the
 //! library's engine. No detection or transform logic lives here.
 
+mod filter;
 mod keygen;
 mod profile;
 mod progress;
@@ -41,6 +42,8 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// Show how each column of a CSV/TSV file is classified (entity, kept or scanned).
     Profile(profile::ProfileArgs),
+    /// Scrub a stream line by line for log shippers: one line out per line in, flushed at once.
+    Filter(filter::FilterArgs),
 }
 
 /// Flags shared by `scan` and `scrub`.
@@ -183,6 +186,7 @@ pub fn main() -> i32 {
         Command::Keygen(a) => keygen::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Profile(a) => profile::run(a),
+        Command::Filter(a) => filter::run(a),
     };
     match result {
         Ok(code) => code,

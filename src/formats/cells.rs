@@ -87,6 +87,12 @@ impl<'e> Cells<'e> {
         columns.classify(name, samples, &mut self.scanner, self.engine.min_score)
     }
 
+    /// Forgets the policy look-ups memoized by column name, so a long stream of ever new names
+    /// (a line filter) keeps the memo bounded.
+    pub fn forget_columns(&mut self) {
+        self.overrides.clear();
+    }
+
     /// Totals, and the scanner back to the pool.
     pub fn finish(self) -> Stats {
         self.engine.detector.recycle(self.scanner);
