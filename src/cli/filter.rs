@@ -69,6 +69,7 @@ pub fn run(a: FilterArgs) -> Result<i32> {
         min_score: a.min_score,
         delimiter: None,
         subject_column: None,
+        unknown_columns: None,
         entities: a.entities.clone(),
         exclude_entities: a.exclude_entities.clone(),
         rules: a.rules.clone(),
