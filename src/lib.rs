@@ -28,6 +28,7 @@ pub mod dates;
 pub mod detect;
 pub mod entity;
 pub mod formats;
+pub mod guard;
 pub mod job;
 pub mod pipeline;
 pub mod policy;

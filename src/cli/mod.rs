@@ -1,6 +1,7 @@
 //! Command line: clap definitions, one file per subcommand, and the wiring from flags to the
 //! library's engine. No detection or transform logic lives here.
 
+mod guard;
 mod keygen;
 mod profile;
 mod progress;
@@ -41,6 +42,8 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// Show how each column of a CSV/TSV file is classified (entity, kept or scanned).
     Profile(profile::ProfileArgs),
+    /// Pre-commit guard: block commits that carry PHI or secrets (exit 0: clean, 1: found, 2: error).
+    Guard(guard::GuardArgs),
 }
 
 /// Flags shared by `scan` and `scrub`.
@@ -176,6 +179,7 @@ pub fn main() -> i32 {
         Command::Keygen(a) => keygen::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Profile(a) => profile::run(a),
+        Command::Guard(a) => guard::run(a),
     };
     match result {
         Ok(code) => code,
