@@ -522,7 +522,7 @@ paths = ['''^vendor/''']
         assert_eq!(r.entity, Entity::Secret);
         assert!(r.regex.contains("(?P<value>"), "{}", r.regex);
         assert_eq!(r.keywords, ["acme"]);
-        assert!(r.origin.starts_with("g.toml:6"), "{}", r.origin);
+        assert!(r.origin.starts_with("g.toml:7"), "{}", r.origin);
         let x = &g.extras["gitleaks.acme-token"];
         assert_eq!(x.entropy, Some(3.0));
         assert!(x.allowlists[0].allows("a.txt", b"xxAAAABBBBxx", b""));

@@ -264,14 +264,15 @@ fn patch_changes(top: &Path, args: &[&str]) -> Result<Vec<Change>, GitError> {
         });
     }
     let changes = parsed?;
-    // A blob brought by several commits is scanned once, with all its new lines.
-    let mut at: HashMap<String, usize> = HashMap::new();
+    // A blob brought by several commits is scanned once per path, with all its new lines (the
+    // same content at two paths is reported at both: allow_paths may treat them differently).
+    let mut at: HashMap<(String, String), usize> = HashMap::new();
     let mut out: Vec<Change> = Vec::with_capacity(changes.len());
     for c in changes {
-        match at.get(&c.oid) {
+        match at.get(&(c.oid.clone(), c.path.clone())) {
             Some(&i) => out[i].lines.merge(c.lines),
             None => {
-                at.insert(c.oid.clone(), out.len());
+                at.insert((c.oid.clone(), c.path.clone()), out.len());
                 out.push(c);
             }
         }
@@ -382,6 +383,8 @@ pub fn parse_patch<R: BufRead>(mut r: R) -> io::Result<Vec<Change>> {
         } else if let Some(rest) = l.strip_prefix(b"new mode ") {
             s.mode = Some(String::from_utf8_lossy(rest).into_owned());
         } else if let Some(rest) = l.strip_prefix(b"+++ ") {
+            // git ends the name with a tab when it holds a space.
+            let rest = rest.strip_suffix(b"\t").unwrap_or(rest);
             let p = String::from_utf8_lossy(rest);
             let p = unquote(&p);
             if let Some(p) = p.strip_prefix("b/") {
