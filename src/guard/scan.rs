@@ -132,9 +132,9 @@ fn scan_plain(
         found.push(l.clone());
         Ok(())
     };
-    let structured = match (format, columns()) {
-        (Format::Text | Format::Auto, _) | (_, None) => None,
-        (f, Some(cols)) => Some((f, cols)),
+    let structured = match format {
+        Format::Text | Format::Auto => None,
+        f => columns().map(|cols| (f, cols)),
     };
     if let Some((f, cols)) = structured {
         let none = None::<&mut io::Sink>;
