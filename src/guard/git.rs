@@ -147,12 +147,94 @@ const PATCH: &[&str] = &[
 /// The blobs the next commit brings: index against `HEAD` (against the empty tree before the
 /// first commit), with their added lines.
 ///
+/// A new file is new on every line, so only modified, renamed and copied files need a patch:
+/// the file list comes from `--raw -z` (no content read), and the patch, when needed, covers
+/// only those. A commit that adds a 100 MB tree then never streams 100 MB of `+` lines.
+///
 /// # Errors
 /// Git failing.
 pub fn staged(top: &Path) -> Result<Vec<Change>, GitError> {
-    let mut args = vec!["diff", "--cached", "--no-relative"];
-    args.extend_from_slice(PATCH);
-    patch_changes(top, &args)
+    let raw = run(
+        top,
+        &[
+            "diff",
+            "--cached",
+            "--no-relative",
+            "--raw",
+            "-z",
+            "-M",
+            "--diff-filter=ACMR",
+            "--no-abbrev",
+            "--no-ext-diff",
+            "--ignore-submodules",
+        ],
+    )?;
+    let entries = parse_raw(&raw);
+    let patched = if entries.iter().any(|e| e.status != b'A') {
+        let mut args = vec!["diff", "--cached", "--no-relative"];
+        args.extend(PATCH.iter().filter(|a| !a.starts_with("--diff-filter")));
+        args.push("--diff-filter=CMR");
+        patch_changes(top, &args)?
+    } else {
+        Vec::new()
+    };
+    let mut by_path: HashMap<String, Change> =
+        patched.into_iter().map(|c| (c.path.clone(), c)).collect();
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        if !e.mode.starts_with("100") || e.oid.bytes().all(|b| b == b'0') {
+            continue;
+        }
+        if e.status == b'A' {
+            out.push(Change {
+                path: e.path,
+                oid: e.oid,
+                lines: Lines::All,
+            });
+        } else if let Some(c) = by_path.remove(&e.path) {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// One record of `git diff --raw -z`.
+struct RawEntry {
+    status: u8,
+    mode: String,
+    oid: String,
+    path: String,
+}
+
+/// Parses `:old_mode new_mode old_oid new_oid STATUS\0path\0` records (two paths for renames
+/// and copies, the new one last).
+fn parse_raw(raw: &[u8]) -> Vec<RawEntry> {
+    let mut out = Vec::new();
+    let mut fields = raw.split(|&b| b == 0);
+    while let Some(meta) = fields.next() {
+        let Some(meta) = meta.strip_prefix(b":") else {
+            continue;
+        };
+        let meta = String::from_utf8_lossy(meta);
+        let parts: Vec<&str> = meta.split(' ').collect();
+        let (Some(mode), Some(oid), Some(status)) = (parts.get(1), parts.get(3), parts.get(4))
+        else {
+            continue;
+        };
+        let status = status.as_bytes().first().copied().unwrap_or(b'?');
+        let mut path = fields.next();
+        if matches!(status, b'R' | b'C') {
+            path = fields.next();
+        }
+        let Some(path) = path else { break };
+        out.push(RawEntry {
+            status,
+            mode: mode.to_string(),
+            oid: oid.to_string(),
+            path: String::from_utf8_lossy(path).into_owned(),
+        });
+    }
+    out
 }
 
 /// The blobs brought by every commit in `range` (`A..B`, or a list of revisions), each blob once
@@ -644,6 +726,27 @@ index 0000000000000000000000000000000000000000..66666666666666666666666666666666
             },
         ];
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn raw_records_with_renames() {
+        let z = "0".repeat(40);
+        let (a, b) = ("a".repeat(40), "b".repeat(40));
+        let raw = format!(
+            ":000000 100644 {z} {a} A\0new file.txt\0:100644 100644 {a} {b} R087\0old.txt\0new.txt\0:100644 100644 {a} {b} M\0m.txt\0"
+        );
+        let got: Vec<(u8, String, String)> = parse_raw(raw.as_bytes())
+            .into_iter()
+            .map(|e| (e.status, e.oid, e.path))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (b'A', a.clone(), "new file.txt".into()),
+                (b'R', b.clone(), "new.txt".into()),
+                (b'M', b, "m.txt".into()),
+            ]
+        );
     }
 
     #[test]
