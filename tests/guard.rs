@@ -243,6 +243,60 @@ fn structured_file_is_checked_with_its_columns() {
 }
 
 #[test]
+fn jsonl_parquet_and_unparsable_dumps() {
+    need_git!();
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let r = Repo::new();
+    r.add("p.jsonl", "{\"mrn_code\":\"A100\",\"ssn\":\"456789012\"}\n");
+    r.commit_unchecked("jsonl");
+    r.add(
+        "p.jsonl",
+        "{\"mrn_code\":\"A100\",\"ssn\":\"456789012\"}\n{\"mrn_code\":\"A102\",\"ssn\":\"345678012\"}\n",
+    );
+    // A dump is checked through its format, or as text when that cannot parse it.
+    r.add(
+        "db/dump.sql",
+        format!("-- PostgreSQL database dump\nCOPY t (a) FROM stdin;\nSSN {SSN}\n\\.\n"),
+    );
+    // Parquet: a binary blob, read through its format with column names.
+    let col: ArrayRef = Arc::new(StringArray::from(vec!["345-67-8012", "456-78-9012"]));
+    let batch = RecordBatch::try_from_iter([("ssn", col)]).unwrap();
+    let mut buf = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    r.add("data/people.parquet", &buf);
+    let out = r.guard(&["--report", "json"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_no_leak(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(String, u64, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["entity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        got.contains(&("p.jsonl".into(), 2, "SSN".into())),
+        "{got:?}"
+    );
+    assert!(!got.iter().any(|g| g.0 == "p.jsonl" && g.1 == 1), "{got:?}");
+    assert!(
+        got.contains(&("db/dump.sql".into(), 3, "SSN".into())),
+        "{got:?}"
+    );
+    let parquet = got.iter().filter(|g| g.0 == "data/people.parquet").count();
+    assert_eq!(parquet, 2, "{got:?}");
+}
+
+#[test]
 fn installed_hook_blocks_git_commit_and_lets_clean_commits_pass() {
     need_git!();
     let r = Repo::new();
