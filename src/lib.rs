@@ -29,6 +29,7 @@ pub mod detect;
 pub mod entity;
 pub mod filter;
 pub mod formats;
+pub mod guard;
 pub mod job;
 pub mod pipeline;
 pub mod policy;

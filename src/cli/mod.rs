@@ -2,6 +2,7 @@
 //! library's engine. No detection or transform logic lives here.
 
 mod filter;
+mod guard;
 mod keygen;
 mod profile;
 mod progress;
@@ -44,6 +45,8 @@ pub enum Command {
     Profile(profile::ProfileArgs),
     /// Scrub a stream line by line for log shippers: one line out per line in, flushed at once.
     Filter(filter::FilterArgs),
+    /// Pre-commit guard: block commits that carry PHI or secrets (exit 0: clean, 1: found, 2: error).
+    Guard(guard::GuardArgs),
 }
 
 /// Flags shared by `scan` and `scrub`.
@@ -187,6 +190,7 @@ pub fn main() -> i32 {
         Command::Rules(a) => rules::run(a),
         Command::Profile(a) => profile::run(a),
         Command::Filter(a) => filter::run(a),
+        Command::Guard(a) => guard::run(a),
     };
     match result {
         Ok(code) => code,
