@@ -10,6 +10,7 @@ pub mod image;
 pub mod jsonl;
 pub mod mysqldump;
 pub mod parquet;
+pub mod pg_copy;
 pub mod pgdump;
 pub mod text;
 
