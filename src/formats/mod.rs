@@ -11,6 +11,7 @@ pub mod jsonl;
 pub mod mysqldump;
 pub mod parquet;
 pub mod pg_copy;
+pub mod pg_sql;
 pub mod pgdump;
 pub mod text;
 
