@@ -13,6 +13,7 @@ pub mod parquet;
 pub mod pg_copy;
 pub mod pg_sql;
 pub mod pgdump;
+pub mod sqltype;
 pub mod text;
 
 /// The input formats `--format` accepts.
