@@ -28,6 +28,7 @@ use std::sync::Arc;
 use super::cells::Cells;
 use super::pg_copy::{self, Encoding};
 use super::pg_sql::{self, End, Lex, StrKind, Tok, Token, Tokens};
+use super::sqltype::SqlType;
 use crate::classify::{ColumnClass, ColumnRules};
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
 use crate::policy::ColumnOverride;
@@ -473,6 +474,13 @@ impl<'a, 'e> Reader<'a, 'e> {
             }
         } else if kw(&first, "COPY") {
             if let Some((parts, names)) = copy_header(b, self.lex) {
+                // A table without its CREATE TABLE in this dump is still named by its COPY.
+                if let Some(n) = &names {
+                    let key = table_key(&parts).0;
+                    self.creates
+                        .entry(key)
+                        .or_insert_with(|| n.iter().map(|n| (n.clone(), String::new())).collect());
+                }
                 self.switch(Region::Pass)?;
                 self.advance(e);
                 return self.copy_block(&parts, names);
@@ -589,7 +597,12 @@ impl<'a, 'e> Reader<'a, 'e> {
     }
 
     fn copy_truncated(&self, table: &str, header_line: u64) -> PipelineError {
-        let last = self.line + u64::from(self.pos < self.buf.len());
+        // The last line of the input: a partial one at `pos`, or the one before.
+        let last = if self.pos < self.buf.len() {
+            self.line
+        } else {
+            self.line.saturating_sub(1).max(1)
+        };
         PipelineError::Format(format!(
             "truncated dump: input ends at line {last} inside the COPY data of {table} \
              (COPY at line {header_line}) without its `\\.` end marker"
@@ -701,9 +714,18 @@ impl<'a, 'e> Reader<'a, 'e> {
                 .unwrap_or_default();
             let decl = types
                 .and_then(|t| t.iter().find(|(n, _)| n == name))
-                .map(|(_, d)| d.as_str());
-            let class = self.cells.classify(self.columns, &field, &refs);
-            set_sql_type(&class, decl);
+                .map(|(_, d)| d.as_str())
+                .filter(|d| !d.is_empty());
+            let mut class = self.cells.classify(self.columns, &field, &refs);
+            class.sql_type = match decl {
+                Some(d) => Some(SqlType::parse(d)),
+                // A data-only dump: a column whose sampled values are all integers is taken
+                // as one, so an identifier there is replaced by digits, never by a token.
+                None if !refs.is_empty() && refs.iter().all(|v| is_integer(v)) => {
+                    Some(SqlType::parse("bigint"))
+                }
+                None => None,
+            };
             let over = policy
                 .column_override(None, &full)
                 .or_else(|| policy.column_override(None, &short));
@@ -712,7 +734,7 @@ impl<'a, 'e> Reader<'a, 'e> {
                 Some(_) => false,
                 None => class.keep,
             };
-            let bytea = decl.is_some_and(|d| d.trim().eq_ignore_ascii_case("bytea"));
+            let bytea = matches!(class.sql_type, Some(SqlType::Binary { .. }));
             by_name.insert(name.clone(), i);
             cols.push(Col {
                 field,
@@ -741,9 +763,6 @@ impl<'a, 'e> Reader<'a, 'e> {
         })
     }
 }
-
-/// Hands a column's declared SQL type to its class, so replacements fit the column.
-fn set_sql_type(_class: &ColumnClass, _decl: Option<&str>) {}
 
 /// `COPY name [(cols)] FROM stdin`: the table and its column list.
 fn copy_header(b: &[u8], lex: Lex) -> Option<(Vec<String>, Option<Vec<String>>)> {
@@ -1381,7 +1400,315 @@ fn subjects_of(
     Ok(out)
 }
 
+/// Whether a value is an integer literal (`42`, `-7`).
+fn is_integer(v: &[u8]) -> bool {
+    let d = v.strip_prefix(b"-").unwrap_or(v);
+    !d.is_empty() && d.iter().all(u8::is_ascii_digit)
+}
+
 /// Whether a replacement can stand as an SQL numeric literal.
 fn is_sql_number(v: &[u8]) -> bool {
     !v.is_empty() && v.iter().all(u8::is_ascii_digit) && (v.len() == 1 || v[0] != b'0')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::EntityFilter;
+    use crate::policy::Policy;
+    use crate::transform::{key::Key, Transformer};
+
+    fn engine(only: Vec<crate::entity::Entity>) -> Engine {
+        Engine {
+            detector: crate::detect::builtin().unwrap(),
+            transformer: Transformer::new(Policy::defaults(true), Key::from_bytes(&[7; 32]).ok()),
+            filter: EntityFilter::new(only, Vec::new()),
+            min_score: 0.5,
+        }
+    }
+
+    fn scrub_with(
+        engine: &Engine,
+        input: &[u8],
+        threads: usize,
+    ) -> Result<(Vec<u8>, Vec<Located>), PipelineError> {
+        let columns = ColumnRules::builtin().unwrap();
+        let opts = RunOptions {
+            threads,
+            ..RunOptions::default()
+        };
+        let mut out = Vec::new();
+        let mut found = Vec::new();
+        run(
+            engine,
+            &columns,
+            &mut &input[..],
+            Some(&mut out),
+            &opts,
+            &mut |l| {
+                found.push(l.clone());
+                Ok(())
+            },
+        )?;
+        Ok((out, found))
+    }
+
+    fn scrub(input: &[u8]) -> (Vec<u8>, Vec<Located>) {
+        scrub_with(&engine(Vec::new()), input, 2).unwrap()
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        memchr::memmem::find(hay, needle).is_some()
+    }
+
+    const HEAD: &str = "--\n-- PostgreSQL database dump\n--\n\n\\restrict k3Jx9\n\nSET statement_timeout = 0;\nSET client_encoding = 'UTF8';\nSET standard_conforming_strings = on;\nSELECT pg_catalog.set_config('search_path', '', false);\n\n";
+
+    /// DDL, functions and settings that must come out byte for byte.
+    const DDL: &str = "CREATE FUNCTION public.f() RETURNS trigger\n    LANGUAGE plpgsql\n    AS $$\nBEGIN\n  -- COPY x FROM stdin; 'quote\n  RAISE NOTICE 'a;b'; RETURN NEW;\nEND $$;\n\nCREATE FUNCTION public.g() RETURNS text LANGUAGE sql AS $body$ SELECT ';' || $$x$$ $body$;\n\nCOMMENT ON TABLE public.patients IS 'it''s; E''\\ not an escape';\n\nCREATE TABLE public.patients (\n    id integer NOT NULL,\n    ssn character varying(11) NOT NULL,\n    first_name text,\n    dob date,\n    notes text,\n    photo bytea,\n    tags text[],\n    CONSTRAINT ck CHECK ((id > 0))\n);\n\nSELECT pg_catalog.setval('public.patients_id_seq', 42, true);\n\\connect - postgres\n";
+
+    #[test]
+    fn statements_pass_through_byte_for_byte() {
+        let dump = format!("{HEAD}{DDL}\n\\unrestrict k3Jx9\n");
+        let (out, found) = scrub(dump.as_bytes());
+        assert_eq!(out, dump.as_bytes());
+        assert!(found.is_empty());
+        // Unterminated trailing text without a newline still passes.
+        let dump = format!("{HEAD}{DDL}-- end");
+        assert_eq!(scrub(dump.as_bytes()).0, dump.as_bytes());
+    }
+
+    #[test]
+    fn copy_rows_are_rewritten_field_by_field() {
+        let data = "COPY public.patients (id, ssn, first_name, dob, notes, photo, tags) FROM stdin;\n\
+1\t536-22-8726\tAnna\t1961-04-03\tcalled back\\tSSN 536-22-8726\\nok \\\\N done\t\\\\x89504e47\t{a,b}\n\
+2\t219-09-9999\tBob\t\\N\t\\N\t\\N\t\\N\n\
+\\.\n\n";
+        let dump = format!("{HEAD}{DDL}{data}\\unrestrict k3Jx9\n");
+        let (out, found) = scrub(dump.as_bytes());
+        let text = String::from_utf8_lossy(&out);
+        assert!(!contains(&out, b"536-22-8726"), "{text}");
+        assert!(!contains(&out, b"219-09-9999"));
+        assert!(!contains(&out, b"Anna\t"));
+        // Everything before the data, and the end marker after it, unchanged.
+        let data_at = dump.find("COPY public.patients").unwrap();
+        assert_eq!(&out[..data_at], &dump.as_bytes()[..data_at]);
+        assert!(text.ends_with("\\.\n\n\\unrestrict k3Jx9\n"));
+        let lines: Vec<&str> = text[data_at..].lines().collect();
+        let f: Vec<&str> = lines[1].split('\t').collect();
+        assert_eq!(f.len(), 7);
+        assert!(
+            f[0].bytes().all(|b| b.is_ascii_digit()),
+            "an integer id stays an integer"
+        );
+        assert_eq!(f[1].len(), 11, "varchar(11) fits");
+        assert!(f[1].starts_with('9'));
+        // The note keeps its escapes around the replaced SSN.
+        assert!(f[4].starts_with("called back\\tSSN "), "{}", f[4]);
+        assert!(f[4].ends_with("\\nok \\\\N done"), "{}", f[4]);
+        assert_eq!(f[6], "{a,b}");
+        // NULLs stay NULL.
+        let g: Vec<&str> = lines[2].split('\t').collect();
+        assert_eq!(&g[3..], &["\\N", "\\N", "\\N", "\\N"]);
+        // Findings name table.column, data row and the exact line.
+        let line_of_row1 = dump[..data_at].matches('\n').count() as u64 + 2;
+        let ssn: Vec<&Located> = found
+            .iter()
+            .filter(|l| l.field.as_deref() == Some("patients.ssn"))
+            .collect();
+        assert_eq!(ssn.len(), 2);
+        assert_eq!(
+            (ssn[0].row, ssn[0].line, ssn[0].column),
+            (Some(1), line_of_row1, 3)
+        );
+        assert_eq!((ssn[1].row, ssn[1].line), (Some(2), line_of_row1 + 1));
+        let in_note = found
+            .iter()
+            .find(|l| l.field.as_deref() == Some("patients.notes"))
+            .unwrap();
+        assert_eq!(
+            &dump.as_bytes()[in_note.start as usize..in_note.end as usize],
+            b"536-22-8726"
+        );
+    }
+
+    #[test]
+    fn copy_values_that_look_like_markers_survive() {
+        // Values `\N` and `\.` as text, and a lone `\x` (a literal x), in scanned columns.
+        let data =
+            "COPY public.t (a, b, c) FROM stdin;\n\\\\N\t\\\\.\t\\x and SSN 536-22-8726\n\\.\n";
+        let (out, _) = scrub(data.as_bytes());
+        let text = String::from_utf8_lossy(&out);
+        let row = text.lines().nth(1).unwrap();
+        let f: Vec<&str> = row.split('\t').collect();
+        assert_eq!(&f[..2], &["\\\\N", "\\\\."]);
+        // The changed field is re-encoded canonically: `\x` (a literal x) becomes `x`.
+        assert!(
+            f[2].starts_with("x and SSN 9") && !f[2].contains("536-22-8726"),
+            "{}",
+            f[2]
+        );
+    }
+
+    #[test]
+    fn inserts_in_every_form() {
+        let ins = "INSERT INTO public.patients VALUES (1, '536-22-8726', 'Anna', '1961-04-03', E'SSN 536-22-8726\\n\\'x\\'', '\\x89504e470d0a1a0a', '{a,b}');\n\
+INSERT INTO public.patients (id, ssn, first_name, dob, notes, photo, tags) VALUES (2, '219-09-9999', 'O''Brien', NULL, 'it''s SSN 219-09-9999 ; ok', NULL, ARRAY['x', 'y']);\n\
+INSERT INTO public.patients (id, ssn, first_name) VALUES\n\t(3, '078-05-1120', 'Carl'),\n\t(4, '457-55-5462', 'Dora') ON CONFLICT DO NOTHING;\n\
+INSERT INTO public.patients OVERRIDING SYSTEM VALUE VALUES (5, '536-22-8726', 'Eve', '2001-01-01'::date, NULL, NULL, NULL);\n";
+        let dump = format!("{HEAD}{DDL}{ins}");
+        let (out, found) = scrub(dump.as_bytes());
+        let text = String::from_utf8_lossy(&out);
+        for phi in [
+            "536-22-8726",
+            "219-09-9999",
+            "078-05-1120",
+            "457-55-5462",
+            "'Anna'",
+            "O''Brien",
+            "'Carl'",
+        ] {
+            assert!(!text.contains(phi), "{phi} in {text}");
+        }
+        // Still five statements, each cut where it was.
+        let mut n = 0;
+        let mut i = text.find("INSERT").unwrap();
+        while let End::At(e) = pg_sql::statement_end(&out, i, Lex::default()) {
+            n += 1;
+            match text[e..].find("INSERT") {
+                Some(p) => i = e + p,
+                None => break,
+            }
+        }
+        assert_eq!(n, 4);
+        assert!(
+            !text.contains("VALUES (1, '"),
+            "integer id permuted: {text}"
+        );
+        assert!(text.contains("\n''x'''"), "E-string re-encoded: {text}");
+        assert!(text.contains("'it''s SSN 9"), "{text}");
+        assert!(text.contains("ARRAY['x', 'y']"));
+        assert!(!text.contains("'2001-01-01'::date"), "dob shifted");
+        assert!(text.contains(" ON CONFLICT DO NOTHING;"));
+        let rows: Vec<u64> = found
+            .iter()
+            .filter(|l| l.field.as_deref() == Some("patients.ssn"))
+            .filter_map(|l| l.row)
+            .collect();
+        assert_eq!(rows, vec![1, 2, 3, 4, 5]);
+        // The bytea PNG signature is a photo and becomes a blank image, still hex.
+        assert!(!text.contains("'\\x89504e470d0a1a0a'"), "{text}");
+    }
+
+    #[test]
+    fn non_standard_strings_and_sjis() {
+        // standard_conforming_strings off: `\'` inside a plain string is an escaped quote.
+        let dump = "SET standard_conforming_strings = off;\nINSERT INTO public.n (id, note) VALUES (1, 'a\\'; SSN 536-22-8726 \\\\');\nSELECT 'after';\n";
+        let (out, _) = scrub(dump.as_bytes());
+        let text = String::from_utf8_lossy(&out);
+        assert!(!text.contains("536-22-8726"), "{text}");
+        assert!(text.contains("'a''; SSN 9"), "{text}");
+        assert!(text.ends_with(" \\\\');\nSELECT 'after';\n"), "{text}");
+        // SJIS: 0x95 0x5C is one character; its trail is no backslash, in COPY or in SQL.
+        let mut dump = b"SET client_encoding = 'SJIS';\nCOPY public.s (note, n) FROM stdin;\n\x95\x5c\tSSN 536-22-8726\n\\.\nINSERT INTO public.s (note, n) VALUES (E'\x95\x5c', 'SSN 536-22-8726');\n".to_vec();
+        let (out, _) = scrub(&dump);
+        assert!(
+            !contains(&out, b"536-22-8726"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        assert!(contains(&out, b"\n\x95\x5c\tSSN 9"));
+        assert!(contains(&out, b"(E'\x95\x5c', 'SSN 9"));
+        // The same bytes read as UTF-8 would have been a different dump.
+        dump.drain(..29);
+        assert!(scrub_with(&engine(Vec::new()), &dump, 1).is_err());
+    }
+
+    #[test]
+    fn truncated_dumps_fail_with_line_and_table() {
+        let copy = "COPY public.patients (id, ssn) FROM stdin;\n1\t536-22-8726\n2\t219-09-9999\n";
+        for (dump, want) in [
+            (copy.to_string(), "line 3 inside the COPY data of public.patients (COPY at line 1)"),
+            (format!("{copy}3\t07"), "line 4 inside the COPY data of public.patients"),
+            ("COPY public.patients (id, ssn) FROM stdin;".to_string(), "COPY data of public.patients"),
+            (
+                "SELECT 1;\nINSERT INTO public.patients VALUES (1, '536-22-87".to_string(),
+                "an unterminated string literal (an INSERT into public.patients starting at line 2)",
+            ),
+            (
+                "INSERT INTO public.patients VALUES (1, '536-22-8726')".to_string(),
+                "a statement without its closing `;`",
+            ),
+            ("CREATE FUNCTION f() AS $$ x".to_string(), "dollar-quoted"),
+        ] {
+            let err = scrub_with(&engine(Vec::new()), dump.as_bytes(), 2)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{err}");
+            assert!(!err.contains("536") && !err.contains("219"), "{err}");
+        }
+        // A row with too many fields.
+        let dump = "COPY public.patients (id, ssn) FROM stdin;\n1\t536-22-8726\n2\t219-09-9999\textra\n\\.\n";
+        let err = scrub_with(&engine(Vec::new()), dump.as_bytes(), 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("public.patients") && err.contains("3 fields"),
+            "{err}"
+        );
+        assert!(!err.contains("extra"));
+    }
+
+    #[test]
+    fn every_prefix_either_passes_or_fails_cleanly() {
+        let dump = format!("{HEAD}{DDL}COPY public.patients (id, ssn) FROM stdin;\n1\t536-22-8726\n\\.\n\nINSERT INTO public.patients (id, ssn) VALUES (2, '219-09-9999');\n");
+        let e = engine(Vec::new());
+        for n in (0..dump.len()).step_by(11) {
+            if let Ok((out, _)) = scrub_with(&e, &dump.as_bytes()[..n], 1) {
+                assert!(!contains(&out, b"536-22-8726") && !contains(&out, b"219-09-9999"));
+            }
+        }
+    }
+
+    #[test]
+    fn many_chunks_on_many_threads_give_one_result() {
+        let mut dump = String::from(HEAD);
+        dump.push_str("COPY public.big (id, ssn, notes) FROM stdin;\n");
+        for i in 0..40_000 {
+            dump.push_str(&format!(
+                "{i}\t536-22-{:04}\tvisit {i}: SSN 219-09-{:04} \\t tab\n",
+                1000 + i % 9000,
+                1000 + (i * 7) % 9000
+            ));
+        }
+        dump.push_str("\\.\n\n");
+        for i in 0..15_000 {
+            dump.push_str(&format!(
+                "INSERT INTO public.big (id, ssn, notes) VALUES ({i}, '536-22-{:04}', 'x');\n",
+                1000 + i % 9000
+            ));
+        }
+        assert!(dump.len() > 3 * CHUNK);
+        let e = engine(vec![crate::entity::Entity::Ssn]);
+        let (one, found1) = scrub_with(&e, dump.as_bytes(), 1).unwrap();
+        let (two, found2) = scrub_with(&e, dump.as_bytes(), 3).unwrap();
+        assert_eq!(one, two);
+        assert_eq!(found1, found2);
+        assert_eq!(found1.len(), 40_000 * 2 + 15_000);
+        assert_eq!(
+            one.iter().filter(|&&b| b == b'\n').count(),
+            dump.matches('\n').count()
+        );
+        // Every finding's line, column and offsets point at the SSN in the input.
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(dump.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        for l in found1.iter().step_by(997) {
+            let s = l.start as usize;
+            assert_eq!(&dump[s + 3..s + 4], "-");
+            let line_start = starts[l.line as usize - 1];
+            assert_eq!(line_start + l.column as usize - 1, s, "{l:?}");
+        }
+        let last = found1.last().unwrap();
+        assert_eq!(last.row, Some(15_000));
+    }
 }
