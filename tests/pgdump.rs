@@ -17,15 +17,17 @@ use std::process::{Command, Output};
 const HOST: &str = "127.0.0.1";
 
 fn have_tools() -> bool {
-    let ok = ["psql", "pg_dump", "createdb", "dropdb"].iter().all(|t| {
-        Command::new(t)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
+    let ok = ["psql", "pg_dump", "pg_restore", "createdb", "dropdb"]
+        .iter()
+        .all(|t| {
+            Command::new(t)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
     if !ok {
         eprintln!(
-            "SKIP: psql/pg_dump/createdb/dropdb not installed; PostgreSQL round trips not run"
+            "SKIP: psql/pg_dump/pg_restore/createdb/dropdb not installed; PostgreSQL round trips not run"
         );
     }
     ok
@@ -381,6 +383,11 @@ fn restore_and_check(src: &Db, planted: &Planted, sql_file: &Path, tag: &str) {
         "{tag}: restore failed: {}",
         String::from_utf8_lossy(&r.stderr)
     );
+    check_restored(src, planted, &dst, tag);
+}
+
+/// The restored database against the source: rows, joins, kept columns, no planted value.
+fn check_restored(src: &Db, planted: &Planted, dst: &Db, tag: &str) {
     let want_counts = format!(
         "{}|{}|{}|{}|{}|",
         planted.counts[0],
@@ -389,13 +396,13 @@ fn restore_and_check(src: &Db, planted: &Planted, sql_file: &Path, tag: &str) {
         planted.counts[1],
         planted.counts[2]
     );
-    let got = counts(&dst);
+    let got = counts(dst);
     assert!(
         got.starts_with(&want_counts),
         "{tag}: counts {got} want {want_counts}…"
     );
     assert_eq!(got, counts(src), "{tag}: counts, joins, photos and NULLs");
-    assert_eq!(kept(&dst), kept(src), "{tag}: kept columns");
+    assert_eq!(kept(dst), kept(src), "{tag}: kept columns");
     // Replaced columns really changed, and still fit their types and constraints.
     assert_eq!(
         dst.query("SELECT count(*) FROM patients WHERE char_length(ssn) = 11 AND ssn LIKE '9%'"),
@@ -485,6 +492,38 @@ fn round_trips_through_postgres() {
     std::fs::write(&piped, &o.stdout).unwrap();
     restore_and_check(&src, &planted, &piped, "custom");
 
+    // A directory archive (`-Fd`, gzip-compressed data files) into a new directory that
+    // pg_restore reads.
+    let fd = tmp.path().join("archive.d");
+    src.dump(&["-Fd", "-f", fd.to_str().unwrap()]);
+    let fd_out = tmp.path().join("archive.scrubbed.d");
+    let o = phiscrub(&[
+        "scrub",
+        fd.to_str().unwrap(),
+        "-o",
+        fd_out.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(fd.join("toc.dat")).unwrap(),
+        std::fs::read(fd_out.join("toc.dat")).unwrap(),
+        "toc.dat copied byte for byte"
+    );
+    let dst = Db::create("dst_fd");
+    let r = ok(
+        pg(
+            "pg_restore",
+            &["--exit-on-error", "-d", &dst.0, fd_out.to_str().unwrap()],
+        ),
+        "pg_restore of the scrubbed directory archive",
+    );
+    assert!(!find(&r.stderr, "ERROR"));
+    check_restored(&src, &planted, &dst, "fd");
+
     // Compressed in and out: `.sql.gz` to `.sql.gz`.
     let gz = tmp.path().join("plain.sql.gz");
     let mut enc = flate2::write::GzEncoder::new(
@@ -563,4 +602,35 @@ fn truncated_dump_fails_with_line_and_table_and_leaves_nothing() {
         "{err}"
     );
     assert!(!out.exists());
+
+    // A directory archive whose patients data file is cut mid-row: no output directory.
+    let fd = tmp.path().join("cut.d");
+    src.dump(&["-Fd", "-Z0", "-f", fd.to_str().unwrap()]);
+    let toc = std::fs::read(fd.join("toc.dat")).unwrap();
+    let mut cut_one = false;
+    for e in std::fs::read_dir(&fd).unwrap().filter_map(Result::ok) {
+        let data = std::fs::read(e.path()).unwrap();
+        if e.file_name() != "toc.dat" && find(&data, "\\\\x89504e47") && !cut_one {
+            std::fs::write(e.path(), &data[..data.len() / 2]).unwrap();
+            cut_one = true;
+        }
+    }
+    assert!(cut_one && find(&toc, "COPY public.patients"));
+    let fd_out = tmp.path().join("cut.scrubbed.d");
+    let o = phiscrub(&[
+        "scrub",
+        fd.to_str().unwrap(),
+        "-o",
+        fd_out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(".dat: truncated dump") && err.contains("public.patients"),
+        "{err}"
+    );
+    assert!(!fd_out.exists(), "no output directory after a failed scrub");
+    for v in &planted.values {
+        assert!(!err.contains(v.as_str()), "a value in the error");
+    }
 }

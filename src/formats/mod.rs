@@ -12,6 +12,7 @@ pub mod mysqldump;
 pub mod parquet;
 pub mod pg_copy;
 pub mod pg_sql;
+pub mod pgdir;
 pub mod pgdump;
 pub mod sqltype;
 pub mod text;
