@@ -473,7 +473,14 @@ impl<'a, 'e> Reader<'a, 'e> {
                 }
             }
         } else if kw(&first, "COPY") {
-            if let Some((parts, names)) = copy_header(b, self.lex) {
+            if let Some((parts, names, plain)) = copy_header(b, self.lex) {
+                if !plain {
+                    return Err(PipelineError::Format(format!(
+                        "line {}: COPY … FROM stdin into {} has options; only the text format pg_dump writes is understood",
+                        self.line,
+                        table_key(&parts).0
+                    )));
+                }
                 // A table without its CREATE TABLE in this dump is still named by its COPY.
                 if let Some(n) = &names {
                     let key = table_key(&parts).0;
@@ -765,7 +772,8 @@ impl<'a, 'e> Reader<'a, 'e> {
 }
 
 /// `COPY name [(cols)] FROM stdin`: the table and its column list.
-fn copy_header(b: &[u8], lex: Lex) -> Option<(Vec<String>, Option<Vec<String>>)> {
+#[allow(clippy::type_complexity)]
+fn copy_header(b: &[u8], lex: Lex) -> Option<(Vec<String>, Option<Vec<String>>, bool)> {
     let mut toks = Tokens::new(b, 0, lex);
     toks.next()?.ok()?;
     let (parts, mut next) = pg_sql::qualified_name(b, &mut toks).ok()?;
@@ -776,7 +784,13 @@ fn copy_header(b: &[u8], lex: Lex) -> Option<(Vec<String>, Option<Vec<String>>)>
     }
     let from = next?;
     let src = toks.next()?.ok()?;
-    (pg_sql::is_kw(b, &from, "FROM") && pg_sql::is_kw(b, &src, "STDIN")).then_some((parts, names))
+    if !(pg_sql::is_kw(b, &from, "FROM") && pg_sql::is_kw(b, &src, "STDIN")) {
+        return None;
+    }
+    // Options (`WITH (FORMAT csv)`, `DELIMITER …`) would change how the data reads; the data
+    // must not pass as if it were SQL, so the caller refuses them.
+    let plain = matches!(toks.next(), Some(Ok(t)) if t.tok == Tok::Punct(b';'));
+    Some((parts, names, plain))
 }
 
 /// The `\.` line at or after `from`, at the start of a line: the range from its first byte
@@ -1646,6 +1660,15 @@ INSERT INTO public.patients OVERRIDING SYSTEM VALUE VALUES (5, '536-22-8726', 'E
             assert!(err.contains(want), "{err}");
             assert!(!err.contains("536") && !err.contains("219"), "{err}");
         }
+        // COPY options would change how the data reads: refused, never passed through.
+        let dump = "SELECT 1;\nCOPY public.t (a) FROM stdin WITH (FORMAT csv);\n536-22-8726\n\\.\n";
+        let err = scrub_with(&engine(Vec::new()), dump.as_bytes(), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2: COPY") && err.contains("public.t"),
+            "{err}"
+        );
         // A row with too many fields.
         let dump = "COPY public.patients (id, ssn) FROM stdin;\n1\t536-22-8726\n2\t219-09-9999\textra\n\\.\n";
         let err = scrub_with(&engine(Vec::new()), dump.as_bytes(), 2)
