@@ -97,7 +97,8 @@ pub fn expand(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Vec<Input>, J
             path: p.display().to_string(),
             source,
         })?;
-        if !meta.is_dir() {
+        // A pg_dump directory archive (`-Fd`) is one input, not a tree of files.
+        if !meta.is_dir() || crate::formats::pgdir::is_archive(p) {
             out.push(Input {
                 path: Some(p.clone()),
                 shown: p.display().to_string(),
@@ -246,6 +247,15 @@ fn run_input<W: Write + Send + ?Sized>(
     output: Option<&mut W>,
     found: &mut dyn FnMut(&Located) -> io::Result<()>,
 ) -> Result<Stats, PipelineError> {
+    if let Some(dir) = input
+        .path
+        .as_deref()
+        .filter(|p| crate::formats::pgdir::is_archive(p))
+    {
+        // Scanning only: `scrub` writes an archive to its own new directory.
+        let ropts = run_opts(mode, input, opts);
+        return crate::formats::pgdir::run(engine, opts.columns, dir, None, &ropts, found);
+    }
     if let Some((kind, rule)) = image_input(engine, input)? {
         return run_image(engine, input, kind, rule, mode, opts, output, found);
     }
@@ -517,6 +527,31 @@ pub fn scrub(
     let mut failures = Vec::new();
     for input in inputs {
         let mut report = |l: &Located| found(&input.shown, l);
+        if let Some(dir) = input
+            .path
+            .as_deref()
+            .filter(|p| crate::formats::pgdir::is_archive(p))
+        {
+            let ropts = run_opts(Mode::Scrub, input, opts);
+            let result = match target(input, dest, many) {
+                Some(out) => crate::formats::pgdir::run(
+                    engine,
+                    opts.columns,
+                    dir,
+                    Some(&out),
+                    &ropts,
+                    &mut report,
+                ),
+                None => Err(PipelineError::Format(
+                    "a pg_dump directory archive is scrubbed into a new directory: give -o DIR"
+                        .into(),
+                )),
+            };
+            if let Some(f) = close_input(input, result, &mut done) {
+                failures.push(f);
+            }
+            continue;
+        }
         let result = match target(input, dest, many) {
             None => {
                 let mut w = BufWriter::with_capacity(256 << 10, io::stdout());

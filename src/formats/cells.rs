@@ -60,6 +60,15 @@ impl<'e> Cells<'e> {
         self.subject.extend_from_slice(s);
     }
 
+    /// Records the policy override of `field` ahead of time, for a format that resolves the
+    /// `[columns]` globs itself (a dump, whose columns answer to `schema.table.column` and to
+    /// `table.column` alike). A field already looked up keeps what it had.
+    pub fn preset_override(&mut self, field: &Arc<str>, o: Option<ColumnOverride>) {
+        if !self.overrides.contains_key(field) {
+            self.overrides.insert(field.clone(), o);
+        }
+    }
+
     fn column_override(
         &mut self,
         table: Option<&str>,
