@@ -33,6 +33,8 @@ pub struct Transformer {
     date_offset: i64,
     /// Shared by every clone (every worker) of this transformer: shaped values seen per column.
     collisions: std::sync::Arc<collide::Collisions>,
+    /// The digit permutation's round key, derived from the key once.
+    round_key: Option<permute::RoundKey>,
 }
 
 /// The largest date shift, in days, either way.
@@ -41,11 +43,13 @@ pub const MAX_SHIFT_DAYS: i64 = 365;
 impl Transformer {
     pub fn new(policy: Policy, key: Option<Key>) -> Transformer {
         let date_offset = key.as_ref().map_or(0, |k| shift_days(k, b""));
+        let round_key = key.as_ref().map(permute::RoundKey::derive);
         Transformer {
             policy,
             key,
             date_offset,
             collisions: Default::default(),
+            round_key,
         }
     }
 
@@ -153,7 +157,7 @@ impl Transformer {
         max: Option<u128>,
         out: &mut Vec<u8>,
     ) -> bool {
-        match &self.key {
+        match &self.round_key {
             Some(k) => permute::digits(k, entity, value, max, out),
             None => false,
         }
