@@ -74,6 +74,10 @@ pub struct ColumnClass {
     /// Non-empty values sampled, and how many of them were wholly one finding of `entity`.
     pub sampled: usize,
     pub matched: usize,
+    /// The column's declared SQL type (database dumps): every replacement is fitted to it, so
+    /// the dump still restores. `None` for formats without declared types.
+    #[serde(skip)]
+    pub sql_type: Option<crate::formats::sqltype::SqlType>,
 }
 
 impl ColumnClass {
@@ -86,6 +90,7 @@ impl ColumnClass {
             how: None,
             sampled: 0,
             matched: 0,
+            sql_type: None,
         }
     }
 }

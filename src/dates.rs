@@ -637,6 +637,12 @@ impl ParsedDate {
         out
     }
 
+    /// January 1st of the same year, in the original layout: the year-only generalization for a
+    /// place that must still hold a whole date (a `date` column of a database dump).
+    pub fn year_start(&self) -> Vec<u8> {
+        self.render(self.year, 1, 1)
+    }
+
     /// "YYYY-MM-DD", used to normalize before hashing so every written form of one date gives one token.
     ///
     /// Parsed years are always 0..=9999; a year set outside that range by

@@ -130,6 +130,8 @@ struct PolicyFile {
     #[serde(default)]
     min_score: Option<f32>,
     #[serde(default)]
+    unknown_columns: Option<String>,
+    #[serde(default)]
     entities: HashMap<String, ActionSpec>,
     #[serde(default)]
     rules: HashMap<String, ActionSpec>,
@@ -173,6 +175,21 @@ pub struct Policy {
     columns: Vec<(String, ColumnOverride)>,
     /// Findings below this score are neither reported nor changed.
     pub min_score: f32,
+    /// Structured data: what happens to a column no rule classifies (`--unknown-columns`).
+    pub unknown_columns: UnknownColumns,
+}
+
+/// What structured formats do with a column that is neither classified nor kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum UnknownColumns {
+    /// Scan each cell as free text with the column name as context (the default).
+    #[default]
+    Scan,
+    /// Fail closed: mask every non-empty text value (numbers, dates and other typed columns
+    /// of a dump are still scanned, since a mask would not load there).
+    Mask,
+    /// Leave such columns as they are.
+    Keep,
 }
 
 /// The default minimum score: validated identifiers score 0.8 and up, context-only ones 0.6+.
@@ -204,6 +221,7 @@ impl Policy {
             by_rule: HashMap::new(),
             columns: Vec::new(),
             min_score: DEFAULT_MIN_SCORE,
+            unknown_columns: UnknownColumns::Scan,
         }
     }
 
@@ -237,6 +255,14 @@ impl Policy {
             } else {
                 problems.push(format!("min_score {s} is outside 0..=1"));
             }
+        }
+        match file.unknown_columns.as_deref() {
+            None | Some("scan") => {}
+            Some("mask") => policy.unknown_columns = UnknownColumns::Mask,
+            Some("keep") => policy.unknown_columns = UnknownColumns::Keep,
+            Some(other) => problems.push(format!(
+                "unknown_columns `{other}` is not one of scan, mask, keep"
+            )),
         }
         for (name, spec) in &file.entities {
             let entity = match name.parse::<Entity>() {
@@ -332,6 +358,16 @@ impl Policy {
     /// The action for an entity, ignoring rule overrides (for `phiscrub rules`).
     pub fn entity_action(&self, entity: Entity) -> Action {
         self.by_entity[entity.index()]
+    }
+
+    /// Whether the action for `entity` takes its kind away (token, placeholder, redact, mask),
+    /// so finding that entity again in scrubbed output means something was missed. Shape,
+    /// shift, zip3 and 90+ keep the kind by design (a shifted date is still a date).
+    pub fn removes_kind(&self, entity: Entity) -> bool {
+        matches!(
+            self.by_entity[entity.index()],
+            Action::Token | Action::Placeholder | Action::Redact | Action::Mask { .. }
+        )
     }
 
     /// Whether any action needs a key; checked before reading input so a keyless run fails fast.

@@ -82,6 +82,10 @@ pub struct Common {
         hide = true
     )]
     pub key_env: Option<String>,
+    /// Structured data: what to do with a column no rule classifies: scan its cells as free
+    /// text, mask every value (fail closed), or keep it. Overrides the policy's `unknown_columns`.
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub unknown_columns: Option<phiscrub::policy::UnknownColumns>,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -133,10 +137,13 @@ impl Common {
     pub fn engine(&self) -> Result<Engine> {
         let key = self.key()?;
         let keyed = key.is_some();
-        let policy = match &self.policy {
+        let mut policy = match &self.policy {
             Some(p) => Policy::from_file(p, keyed)?,
             None => Policy::defaults(keyed),
         };
+        if let Some(u) = self.unknown_columns {
+            policy.unknown_columns = u;
+        }
         if policy.needs_key() && !keyed {
             bail!(
                 "the policy asks for keyed actions (token, shape or shift) but no key was given; \

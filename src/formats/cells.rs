@@ -13,8 +13,10 @@ use std::sync::Arc;
 use crate::classify::{ColumnClass, ColumnRules, How};
 use crate::detect::{engine::column_rule_id, Context, Finding, Scanner};
 use crate::entity::Entity;
+use crate::formats::sqltype::SqlType;
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
-use crate::policy::{Action, ColumnOverride};
+use crate::policy::{Action, ColumnOverride, UnknownColumns};
+use crate::transform::mask;
 
 /// Where a byte of a cell's decoded value stands in the input: stream offset, 1-based line and
 /// 1-based character column.
@@ -111,30 +113,59 @@ impl<'e> Cells<'e> {
         if value.is_empty() {
             return Ok(false);
         }
+        let ty = class.sql_type.as_ref();
         match self.column_override(opts.table, field) {
             Some(ColumnOverride::Keep) => Ok(false),
-            Some(ColumnOverride::Scan) => self.scan(value, field, row, place, opts, scrub, found),
+            Some(ColumnOverride::Scan) => {
+                self.scan(value, ty, field, row, place, opts, scrub, found)
+            }
             Some(ColumnOverride::Whole { entity, action }) => {
                 let e = entity.or(class.entity).unwrap_or(Entity::OtherId);
-                self.whole(
-                    value,
+                let how = Some(How::Header);
+                let w = Whole {
                     e,
-                    Some(How::Header),
-                    Some(action),
-                    field,
-                    row,
-                    place,
-                    opts,
-                    scrub,
-                    found,
-                )
+                    how,
+                    action: Some(action),
+                    ty,
+                };
+                self.whole(value, w, field, row, place, opts, scrub, found)
             }
             None if class.keep => Ok(false),
             None => match class.entity {
-                Some(e) => self.whole(
-                    value, e, class.how, None, field, row, place, opts, scrub, found,
-                ),
-                None => self.scan(value, field, row, place, opts, scrub, found),
+                Some(e) => {
+                    let w = Whole {
+                        e,
+                        how: class.how,
+                        action: None,
+                        ty,
+                    };
+                    self.whole(value, w, field, row, place, opts, scrub, found)
+                }
+                None => match self.engine.transformer.policy().unknown_columns {
+                    UnknownColumns::Scan => {
+                        self.scan(value, ty, field, row, place, opts, scrub, found)
+                    }
+                    UnknownColumns::Keep => Ok(false),
+                    // Typed non-text columns of a dump would not load a mask: scan those.
+                    UnknownColumns::Mask
+                        if ty.is_some_and(|t| !matches!(t, SqlType::Text { .. })) =>
+                    {
+                        self.scan(value, ty, field, row, place, opts, scrub, found)
+                    }
+                    UnknownColumns::Mask => {
+                        let action = Some(Action::Mask {
+                            ch: '*',
+                            keep_last: 0,
+                        });
+                        let w = Whole {
+                            e: Entity::OtherId,
+                            how: None,
+                            action,
+                            ty,
+                        };
+                        self.whole(value, w, field, row, place, opts, scrub, found)
+                    }
+                },
             },
         }
     }
@@ -143,9 +174,7 @@ impl<'e> Cells<'e> {
     fn whole(
         &mut self,
         value: &[u8],
-        e: Entity,
-        how: Option<How>,
-        action: Option<Action>,
+        w: Whole<'_>,
         field: Option<&Arc<str>>,
         row: u64,
         place: Place<'_>,
@@ -153,6 +182,7 @@ impl<'e> Cells<'e> {
         scrub: bool,
         found: &mut dyn FnMut(&Located) -> io::Result<()>,
     ) -> Result<bool, PipelineError> {
+        let Whole { e, how, action, ty } = w;
         let trimmed = value.trim_ascii();
         if trimmed.is_empty() || !self.engine.filter.allows(e) {
             return Ok(false);
@@ -190,14 +220,88 @@ impl<'e> Cells<'e> {
         self.engine
             .transformer
             .apply_with(action, e, value, subject, &mut self.value);
+        if let Some(ty) = ty {
+            // A photo in a binary column always becomes a blank image of its own format.
+            let photo = e == Entity::Photo && matches!(ty, SqlType::Binary { .. });
+            if photo || !ty.accepts(&self.value) {
+                self.fit(ty, e, value);
+            }
+        }
         self.stats.changed += 1;
         Ok(self.value != value)
+    }
+
+    /// Rewrites [`Cells::value`] as a replacement of `value` (a whole cell of entity `e`) that
+    /// a column of type `ty` accepts, when the policy's own replacement did not fit: numbers
+    /// become keyed numbers of the same digit count (a permutation, so unique keys survive),
+    /// dates move by the keyed shift (or to January 1st of their year without a key), UUIDs
+    /// and addresses get keyed values of their own form, text too long for its column gets a
+    /// same-length shape (or mask) instead of a token. Whatever still does not fit is masked
+    /// character for character, which fits every column the original fitted.
+    fn fit(&mut self, ty: &SqlType, e: Entity, value: &[u8]) {
+        let mut out = std::mem::take(&mut self.value);
+        out.clear();
+        let subject = self.has_subject.then_some(self.subject.as_slice());
+        Self::fit_into(self.engine, ty, e, value, subject, &mut out);
+        self.value = out;
+    }
+
+    fn fit_into(
+        engine: &Engine,
+        ty: &SqlType,
+        e: Entity,
+        value: &[u8],
+        subject: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) {
+        let t = &engine.transformer;
+        let keyed = t.key().is_some();
+        match ty {
+            SqlType::Integer { max, .. } => {
+                if !t.permute_digits(e, value.trim_ascii(), Some(*max), out) {
+                    mask::mask(value, '0', 0, out);
+                }
+            }
+            SqlType::Date | SqlType::Timestamp => match crate::dates::parse(value) {
+                Some(_) if keyed => t.apply_with(Action::Shift, Entity::Date, value, subject, out),
+                Some(d) => out.extend_from_slice(&d.year_start()),
+                None => out.extend_from_slice(value),
+            },
+            SqlType::Uuid => t.uuid_for(e, value, out),
+            SqlType::Inet => t.ip_for(e, value, value.contains(&b':'), out),
+            SqlType::Json => {
+                // A whole JSON cell becomes one JSON string holding the replacement.
+                let mut inner = Vec::new();
+                t.apply_with(
+                    t.action(e, &column_rule_id(e)),
+                    e,
+                    value,
+                    subject,
+                    &mut inner,
+                );
+                let s = String::from_utf8_lossy(&inner);
+                out.extend_from_slice(serde_json::Value::from(s.as_ref()).to_string().as_bytes());
+            }
+            SqlType::Binary { .. } if e == Entity::Photo => {
+                if let Some(kind) = crate::formats::image::sniff(value) {
+                    out.extend_from_slice(crate::formats::image::blank(kind));
+                }
+            }
+            _ if keyed => t.apply_with(Action::Shape, e, value, subject, out),
+            _ => mask::mask(value, '*', 0, out),
+        }
+        if !ty.accepts(out) {
+            out.clear();
+            let ch = if ty.is_numeric() { '0' } else { '*' };
+            mask::mask(value, ch, 0, out);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
     fn scan(
         &mut self,
         value: &[u8],
+        ty: Option<&SqlType>,
         field: Option<&Arc<str>>,
         row: u64,
         place: Place<'_>,
@@ -216,7 +320,11 @@ impl<'e> Cells<'e> {
             &mut hits,
         );
         let (min, filter) = (self.engine.min_score, &self.engine.filter);
-        hits.retain(|h| h.score >= min && filter.allows(h.entity));
+        hits.retain(|h| {
+            h.score >= min
+                && filter.allows(h.entity)
+                && !crate::transform::token::within_own(value, h.start, h.end)
+        });
         if hits.is_empty() {
             self.found = hits;
             return Ok(false);
@@ -259,6 +367,38 @@ impl<'e> Cells<'e> {
             pos = h.end;
         }
         self.value.extend_from_slice(&value[pos..]);
+        if let Some(ty) = ty.filter(|t| changed && !t.accepts(&self.value)) {
+            // Too long for its column (a token is longer than the value it replaces): the
+            // same findings again with length-preserving replacements.
+            self.value.clear();
+            let mut pos = 0;
+            let keyed = self.engine.transformer.key().is_some();
+            for h in &hits {
+                self.value.extend_from_slice(&value[pos..h.start]);
+                let rule_id = &rules[h.rule as usize].id;
+                let span = &value[h.start..h.end];
+                match self.engine.transformer.action(h.entity, rule_id) {
+                    Action::Keep => self.value.extend_from_slice(span),
+                    _ if keyed => {
+                        let subject = self.has_subject.then_some(self.subject.as_slice());
+                        self.engine.transformer.apply_with(
+                            Action::Shape,
+                            h.entity,
+                            span,
+                            subject,
+                            &mut self.value,
+                        )
+                    }
+                    _ => mask::mask(span, '*', 0, &mut self.value),
+                }
+                pos = h.end;
+            }
+            self.value.extend_from_slice(&value[pos..]);
+            if !ty.accepts(&self.value) {
+                self.value.clear();
+                mask::mask(value, '*', 0, &mut self.value);
+            }
+        }
         self.found = hits;
         Ok(changed && self.value != value)
     }
@@ -303,10 +443,143 @@ impl<'e> Cells<'e> {
     }
 }
 
+/// How a whole cell is replaced: its entity, how its column was classified, the action when a
+/// policy override names one, and the column's SQL type when the format knows it.
+#[derive(Clone, Copy)]
+struct Whole<'a> {
+    e: Entity,
+    how: Option<How>,
+    action: Option<Action>,
+    ty: Option<&'a SqlType>,
+}
+
 /// Whether a cell of an age column is over 89 (only those change).
 fn age_over_89(v: &[u8]) -> bool {
     std::str::from_utf8(v)
         .ok()
         .and_then(|s| s.trim().split(['.', ' ']).next()?.parse::<u32>().ok())
         .is_some_and(|n| n > 89)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::ColumnClass;
+    use crate::pipeline::EntityFilter;
+    use crate::policy::Policy;
+    use crate::transform::{key::Key, Transformer};
+
+    fn engine(keyed: bool) -> Engine {
+        let key = keyed.then(|| Key::from_bytes(&[5; 32]).unwrap());
+        Engine {
+            detector: crate::detect::builtin().unwrap(),
+            transformer: Transformer::new(Policy::defaults(keyed), key),
+            filter: EntityFilter::default(),
+            min_score: 0.5,
+        }
+    }
+
+    fn class(e: Option<Entity>, decl: &str) -> ColumnClass {
+        let mut c = ColumnClass::scanned("c");
+        c.entity = e;
+        c.how = e.map(|_| How::Header);
+        c.sql_type = Some(SqlType::parse(decl));
+        c
+    }
+
+    /// Scrubs one cell; returns the new value, or the old one when nothing changed.
+    fn scrub(engine: &Engine, c: &ColumnClass, v: &[u8]) -> Vec<u8> {
+        let mut cells = Cells::new(engine);
+        let place = |_| (0, 0, 0);
+        let opts = RunOptions::default();
+        let changed = cells
+            .cell(v, c, None, 1, &place, &opts, true, &mut |_| Ok(()))
+            .unwrap();
+        if changed {
+            cells.value.clone()
+        } else {
+            v.to_vec()
+        }
+    }
+
+    #[test]
+    fn replacements_fit_their_column_type() {
+        use Entity::*;
+        let mut png = crate::formats::image::blank(crate::formats::image::ImageKind::Png).to_vec();
+        png.extend_from_slice(b"a face, in synthetic bytes");
+        let png = png.as_slice();
+        for keyed in [true, false] {
+            let e = engine(keyed);
+            for (entity, decl, value) in [
+                (Some(Ssn), "varchar(11)", &b"123-45-6789"[..]),
+                (Some(Ssn), "char(9)", b"123456789"),
+                (Some(OtherId), "integer", b"1048576"),
+                (Some(OtherId), "bigint", b"-9000000000000"),
+                (Some(Mrn), "int(10) unsigned", b"4000000000"),
+                (Some(Location), "numeric(9,6)", b"-71.058891"),
+                (Some(Location), "double precision", b"42.3601"),
+                (Some(Date), "date", b"1961-04-12"),
+                (
+                    Some(Date),
+                    "timestamp without time zone",
+                    b"2021-03-04 10:22:01",
+                ),
+                (
+                    Some(OtherId),
+                    "uuid",
+                    b"0e8a2c9e-3b7d-4c1f-9a55-2b1f6f0e9d11",
+                ),
+                (Some(IpAddress), "inet", b"192.168.7.20"),
+                (Some(IpAddress), "inet", b"2001:db8::17"),
+                (Some(Name), "jsonb", br#""Ana Diaz""#),
+                (Some(Name), "varchar(3)", b"Ana"),
+                (Some(Photo), "bytea", png),
+                (None, "varchar(20)", b"SSN 123-45-6789 ok"),
+            ] {
+                let c = class(entity, decl);
+                let out = scrub(&e, &c, value);
+                let ty = c.sql_type.as_ref().unwrap();
+                assert!(
+                    ty.accepts(&out),
+                    "keyed={keyed} {decl}: {:?}",
+                    String::from_utf8_lossy(&out)
+                );
+                if keyed || !ty.is_numeric() {
+                    assert_ne!(out, value, "keyed={keyed} {decl} unchanged");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn integer_keys_stay_unique_and_join() {
+        let e = engine(true);
+        let c = class(Some(Entity::OtherId), "integer");
+        let mut seen = std::collections::HashSet::new();
+        for id in 1..=5000u32 {
+            let out = scrub(&e, &c, id.to_string().as_bytes());
+            assert!(seen.insert(out.clone()), "collision for id {id}");
+            // The same id in another table's column of the same type: the same replacement.
+            let fk = class(Some(Entity::OtherId), "int4 NOT NULL");
+            assert_eq!(scrub(&e, &fk, id.to_string().as_bytes()), out);
+        }
+    }
+
+    #[test]
+    fn unknown_columns_policy() {
+        let mut e = engine(true);
+        let c = class(None, "text");
+        assert_eq!(scrub(&e, &c, b"status ok"), b"status ok");
+        let mut p = e.transformer.policy().clone();
+        p.unknown_columns = UnknownColumns::Mask;
+        e.transformer = Transformer::new(p.clone(), e.transformer.key().cloned());
+        assert_eq!(scrub(&e, &c, b"status ok"), b"****** **");
+        // A typed non-text column is scanned instead: a mask would not load.
+        let n = class(None, "integer");
+        assert_eq!(scrub(&e, &n, b"42"), b"42");
+        p.unknown_columns = UnknownColumns::Keep;
+        e.transformer = Transformer::new(p, e.transformer.key().cloned());
+        let t = class(None, "text");
+        assert_eq!(scrub(&e, &t, b"SSN 123-45-6789"), b"SSN 123-45-6789");
+    }
 }

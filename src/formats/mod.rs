@@ -12,6 +12,7 @@ pub mod mysql_sql;
 pub mod mysqldump;
 pub mod parquet;
 pub mod pgdump;
+pub mod sqltype;
 pub mod text;
 
 /// The input formats `--format` accepts.

@@ -14,6 +14,7 @@
 pub mod key;
 pub mod mask;
 pub mod normalize;
+pub mod permute;
 pub mod shape;
 pub mod token;
 pub mod zip3;
@@ -131,6 +132,73 @@ impl Transformer {
             // through, the value is still never written.
             (Action::Token | Action::Shape | Action::Shift, None) => placeholder(out),
         }
+    }
+
+    /// Appends the keyed permutation of the number `value` among numbers of its digit count
+    /// (at most `max`): distinct ids stay distinct, so a unique or primary key survives. `false`
+    /// (nothing written) without a key or when `value` is not a plain number.
+    pub fn permute_digits(
+        &self,
+        entity: Entity,
+        value: &[u8],
+        max: Option<u128>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        match &self.key {
+            Some(k) => permute::digits(k, entity, value, max, out),
+            None => false,
+        }
+    }
+
+    /// Appends a keyed UUID standing for `value` (random-version layout, 122 keyed bits), or
+    /// the nil UUID without a key: for `uuid` columns, where a token would not load.
+    pub fn uuid_for(&self, entity: Entity, value: &[u8], out: &mut Vec<u8>) {
+        let mut b = match &self.key {
+            Some(k) => {
+                let mac = k.mac(&[b"uuid", entity.name().as_bytes(), &normalize(entity, value)]);
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&mac[..16]);
+                b[6] = (b[6] & 0x0f) | 0x40;
+                b[8] = (b[8] & 0x3f) | 0x80;
+                b
+            }
+            None => [0u8; 16],
+        };
+        let hex = key::hex(&b);
+        for (i, part) in [(0, 8), (8, 12), (12, 16), (16, 20), (20, 32)]
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(b'-');
+            }
+            out.extend_from_slice(&hex.as_bytes()[part.0..part.1]);
+        }
+        b.fill(0);
+    }
+
+    /// Appends a keyed address standing for `value` in a private range (10.0.0.0/8 or
+    /// fd00::/8), or the unspecified address without a key: for `inet` columns.
+    pub fn ip_for(&self, entity: Entity, value: &[u8], v6: bool, out: &mut Vec<u8>) {
+        let mac = self
+            .key
+            .as_ref()
+            .map(|k| k.mac(&[b"ip", entity.name().as_bytes(), value]));
+        let text = match (mac, v6) {
+            (Some(m), false) => format!("10.{}.{}.{}", m[0], m[1], m[2].max(1)),
+            (Some(m), true) => format!(
+                "fd{:02x}:{:02x}{:02x}:{:02x}{:02x}::{:x}",
+                m[0],
+                m[1],
+                m[2],
+                m[3],
+                m[4],
+                u16::from_le_bytes([m[5], m[6]]).max(1)
+            ),
+            (None, false) => "0.0.0.0".to_string(),
+            (None, true) => "::".to_string(),
+        };
+        out.extend_from_slice(text.as_bytes());
     }
 
     /// A keyed fingerprint of the value for reports and baselines: `keyid:hex`, or `None`
