@@ -28,6 +28,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::cells::Cells;
 use super::mysql_sql::{self as sql, Charset, LexError, Lit, Mode, Splitter, Tok, TokKind, Value};
+use super::sqltype::SqlType;
 use crate::classify::{ColumnClass, ColumnRules};
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
 
@@ -157,8 +158,9 @@ fn run_sized<W: Write + ?Sized>(
             let (rx, tx) = (chunk_rx.clone(), done_tx.clone());
             scope.spawn(move || {
                 let mut cells = Cells::new(engine);
+                let mut json = HashMap::new();
                 for chunk in rx {
-                    let done = work(&mut cells, chunk, opts, scrub);
+                    let done = work(&mut cells, columns, &mut json, chunk, opts, scrub);
                     if tx.send(done).is_err() {
                         break;
                     }
@@ -229,8 +231,16 @@ fn extra_column() -> &'static Arc<Col> {
     })
 }
 
-/// Rewrites one unit: every value through [`Cells`], the bytes between values copied.
-fn work(cells: &mut Cells<'_>, chunk: Chunk, opts: &RunOptions<'_>, scrub: bool) -> Done {
+/// Rewrites one unit: every value through [`Cells`], the bytes between values copied. `json`
+/// caches the classes of key paths inside `JSON` columns.
+fn work(
+    cells: &mut Cells<'_>,
+    columns: &ColumnRules,
+    json: &mut HashMap<String, ColumnClass>,
+    chunk: Chunk,
+    opts: &RunOptions<'_>,
+    scrub: bool,
+) -> Done {
     let data = &chunk.data;
     let before = cells.stats;
     let mut out = Vec::with_capacity(if scrub { data.len() + 4096 } else { 0 });
@@ -272,6 +282,31 @@ fn work(cells: &mut Cells<'_>, chunk: Chunk, opts: &RunOptions<'_>, scrub: bool)
                 found.push(l.clone());
                 Ok(())
             };
+            let json_like = col.class.sql_type == Some(SqlType::Json)
+                || (col.class.entity.is_none()
+                    && matches!(value.trim_ascii_start().first(), Some(b'{' | b'[')));
+            if json_like && !col.class.keep {
+                if let Some(new) = json_cell(
+                    cells,
+                    columns,
+                    json,
+                    &value,
+                    &col.field,
+                    row.row,
+                    &place,
+                    opts,
+                    scrub,
+                    &mut collect,
+                ) {
+                    if scrub {
+                        match new {
+                            Some(doc) => v.encode(data, &doc, mode, &mut out),
+                            None => out.extend_from_slice(raw),
+                        }
+                    }
+                    continue;
+                }
+            }
             let field = (!col.field.is_empty()).then_some(&col.field);
             let changed = cells
                 .cell(
@@ -318,6 +353,51 @@ fn work(cells: &mut Cells<'_>, chunk: Chunk, opts: &RunOptions<'_>, scrub: bool)
             changed: after.changed - before.changed,
         },
     }
+}
+
+/// A `JSON` column's document: each string and number inside is a cell named
+/// `table.column.key.path` and classified by its key (`contact.ssn` is an SSN), so a name or
+/// an identifier in a JSON value is replaced whole and the document stays valid JSON.
+/// Returns `None` when the value is no valid JSON (it is then scanned as text), `Some(None)`
+/// when nothing changed.
+#[allow(clippy::too_many_arguments)]
+fn json_cell(
+    cells: &mut Cells<'_>,
+    columns: &ColumnRules,
+    cache: &mut HashMap<String, ColumnClass>,
+    doc: &[u8],
+    field: &Arc<str>,
+    row: u64,
+    place: super::cells::Place<'_>,
+    opts: &RunOptions<'_>,
+    scrub: bool,
+    found: &mut dyn FnMut(&Located) -> io::Result<()>,
+) -> Option<Option<Vec<u8>>> {
+    let inner = super::jsonl::inner_values(doc)?;
+    let (mut out, mut at) = (Vec::new(), 0);
+    for v in &inner {
+        let name = format!("{field}.{}", v.path);
+        let class = cache
+            .entry(name.clone())
+            .or_insert_with(|| cells.classify(columns, &name, &[]));
+        let value = super::jsonl::inner_decode(doc, v);
+        let start = v.span.start + usize::from(v.string);
+        let p = |pos: usize| place(start + pos);
+        let fname: Arc<str> = Arc::from(name);
+        if cells
+            .cell(&value, class, Some(&fname), row, &p, opts, scrub, found)
+            .unwrap_or(false)
+        {
+            out.extend_from_slice(&doc[at..v.span.start]);
+            super::jsonl::inner_encode(&cells.value, v, &mut out);
+            at = v.span.end;
+        }
+    }
+    if at == 0 {
+        return Some(None);
+    }
+    out.extend_from_slice(&doc[at..]);
+    Some(Some(out))
 }
 
 fn count_chars(b: &[u8]) -> u64 {
@@ -991,6 +1071,12 @@ impl<'a, 'e> Reader<'a, 'e> {
                 _ => String::new(),
             };
             let invisible = e.iter().any(|t| self.is_word(t, "INVISIBLE"));
+            // MariaDB writes a JSON column as `longtext … CHECK (json_valid(`c`))`.
+            let decl = if e.iter().any(|t| self.is_word(t, "json_valid")) {
+                "json".to_string()
+            } else {
+                decl
+            };
             cols.push(ColDef {
                 name: col,
                 decl,
@@ -1374,9 +1460,11 @@ fn sys_name(n: &str) -> &str {
     n
 }
 
-/// Gives a column class the declared SQL type of its column, so replacements fit it. (Waits
-/// for `sqltype`; the only line to change when it lands.)
-fn set_sql_type(_class: &mut ColumnClass, _decl: &str) {}
+/// Gives a column class the declared SQL type of its column, so [`Cells`] fits every
+/// replacement to it (length, digits, dates, bytes).
+fn set_sql_type(class: &mut ColumnClass, decl: &str) {
+    class.sql_type = Some(super::sqltype::SqlType::parse(decl));
+}
 
 #[cfg(test)]
 mod tests {
