@@ -466,3 +466,57 @@ fn cut_off_dump_fails_with_line_and_no_output() {
     }
     assert!(out.stdout.is_empty());
 }
+
+/// No server needed: a `.sql.gz` dump is recognised by its content and written compressed.
+#[test]
+fn gzipped_dump_is_sniffed_and_written_compressed() {
+    use flate2::{read::GzDecoder, write::GzEncoder, Compression};
+    use std::io::Read;
+    let dump = b"-- MariaDB dump 10.19\n/*!40101 SET NAMES utf8mb4 */;\nCREATE TABLE `patients` (\n  `id` int(11) NOT NULL,\n  `ssn` varchar(11) DEFAULT NULL,\n  `state` char(2) DEFAULT NULL\n);\nLOCK TABLES `patients` WRITE;\nINSERT INTO `patients` VALUES (1,'536-22-8726','MA'),(2,'219-45-6789','CT');\nUNLOCK TABLES;\n";
+    let dir = tempfile::tempdir().unwrap();
+    let key = write_key(dir.path());
+    let input = dir.path().join("prod.sql.gz");
+    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+    enc.write_all(dump).unwrap();
+    std::fs::write(&input, enc.finish().unwrap()).unwrap();
+    let output = dir.path().join("staging.sql.gz");
+    let out = run(
+        &[
+            "scrub",
+            "--quiet",
+            "--key-file",
+            &key,
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut text = String::new();
+    GzDecoder::new(std::fs::File::open(&output).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(
+        !text.contains("536-22-8726") && !text.contains("219-45-6789"),
+        "{text}"
+    );
+    let (a, b): (Vec<&str>, Vec<&str>) = (
+        std::str::from_utf8(dump).unwrap().lines().collect(),
+        text.lines().collect(),
+    );
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        if !x.starts_with("INSERT") {
+            assert_eq!(x, y);
+        }
+    }
+    assert!(
+        text.contains(",'MA'),(") && text.contains(",'CT');"),
+        "{text}"
+    );
+}
