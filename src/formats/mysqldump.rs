@@ -1346,9 +1346,8 @@ impl<'a, 'e> Reader<'a, 'e> {
                     self.more()?;
                     continue;
                 }
-                Err(LexError::Unterminated { what, at }) => {
-                    let what = if what == "a row" { "a row" } else { what };
-                    return Err(cut_off(what, self.line_at(at.min(p).max(p))));
+                Err(LexError::Unterminated { what, .. }) => {
+                    return Err(cut_off(what, self.line_at(p)));
                 }
                 Err(LexError::Unexpected { what, at }) => {
                     return Err(PipelineError::Format(format!(
@@ -1414,7 +1413,7 @@ impl<'a, 'e> Reader<'a, 'e> {
                 let v0 = versioned;
                 let dl = self.delimiter.len();
                 let p = match sql::skip_space(&self.buf, self.pos, self.eof, Some(&mut versioned)) {
-                    Ok(p) if p + dl <= self.buf.len() || self.eof => p,
+                    Ok(p) if p + dl.max(2) <= self.buf.len() || self.eof => p,
                     Ok(_) | Err(LexError::More) => {
                         versioned = v0;
                         self.more()?;
@@ -1541,7 +1540,7 @@ mod tests {
 
     /// A small mariadb-dump-shaped dump: header settings, DDL, extended and complete inserts,
     /// a trigger in a `DELIMITER ;;` block with a PHI-looking literal in its body.
-    const DUMP: &[u8] = b"/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n/*!40101 SET NAMES utf8mb4 */;\n/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\n\nDROP TABLE IF EXISTS `patients`;\nCREATE TABLE `patients` (\n  `id` int(11) NOT NULL,\n  `ssn` varchar(11) DEFAULT NULL,\n  `first_name` varchar(40) DEFAULT NULL,\n  `notes` text DEFAULT NULL,\n  `state` char(2) DEFAULT NULL,\n  PRIMARY KEY (`id`),\n  UNIQUE KEY `ssn` (`ssn`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n\nLOCK TABLES `patients` WRITE;\n/*!40000 ALTER TABLE `patients` DISABLE KEYS */;\nINSERT INTO `patients` VALUES (1,'536-22-8726','Gleason633','called (312) 447-2291; ok\\tyes \\'q\\' \\\\ \\\"d\\\"','MA'),\n(2,NULL,'Ana','nothing here','CT'),(3,'219-45-6789','O\\'Neil','SSN 219-45-6789 again','NY');\n/*!40000 ALTER TABLE `patients` ENABLE KEYS */;\nUNLOCK TABLES;\nINSERT IGNORE INTO `patients` (`ssn`, `id`) VALUES ('536-22-8726',4);\nREPLACE INTO patients VALUES (5,'078-05-1120','Bo',NULL,'TX');\nDELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER tr BEFORE INSERT ON patients FOR EACH ROW BEGIN INSERT INTO audit VALUES ('536-22-8726'); END */;;\nDELIMITER ;\n/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n-- Dump completed\n";
+    const DUMP: &[u8] = b"/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n/*!40101 SET NAMES utf8mb4 */;\n/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\n\nDROP TABLE IF EXISTS `patients`;\nCREATE TABLE `patients` (\n  `id` int(11) NOT NULL,\n  `ssn` varchar(11) DEFAULT NULL,\n  `first_name` varchar(40) DEFAULT NULL,\n  `notes` text DEFAULT NULL,\n  `state` char(2) DEFAULT NULL,\n  PRIMARY KEY (`id`),\n  UNIQUE KEY `ssn` (`ssn`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n\nLOCK TABLES `patients` WRITE;\n/*!40000 ALTER TABLE `patients` DISABLE KEYS */;\nINSERT INTO `patients` VALUES (1,'536-22-8726','Gleason633','called (312) 447-2291; ok\\tyes \\'q\\' \\\\ \\\"d\\\"','MA'),\n(2,NULL,'Ana','nothing here','CT'),(3,'219-45-6789','O\\'Neil','SSN 219-45-6789 again','NY');\n/*!40000 ALTER TABLE `patients` ENABLE KEYS */;\nUNLOCK TABLES;\nINSERT IGNORE INTO `patients` (`ssn`, `id`) VALUES ('536-22-8726',4);\nREPLACE INTO patients VALUES (5,'078-05-1120','Bo',NULL,'TX');\nINSERT INTO patients (id, ssn) VALUES (6,'123-45-6789') ON DUPLICATE KEY UPDATE ssn=VALUES(ssn);\nDELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER tr BEFORE INSERT ON patients FOR EACH ROW BEGIN INSERT INTO audit VALUES ('536-22-8726'); END */;;\nDELIMITER ;\n/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n-- Dump completed\n";
 
     fn statements(b: &[u8]) -> Vec<&[u8]> {
         b.split(|&c| c == b'\n').collect()
@@ -1579,6 +1578,12 @@ mod tests {
         // escaped.
         assert!(text.contains("ok\tyes \\'q\\' \\\\ \\\"d\\\""), "{text}");
         assert!(text.contains(",NULL,"), "{text}");
+        // After the rows, `ON DUPLICATE KEY UPDATE …` is copied.
+        assert!(
+            text.contains("') ON DUPLICATE KEY UPDATE ssn=VALUES(ssn);\n"),
+            "{text}"
+        );
+        assert!(!text.contains("123-45-6789"), "{text}");
         let names: Vec<&str> = o.classes.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
