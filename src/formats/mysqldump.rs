@@ -20,6 +20,13 @@
 //!
 //! A dump that ends inside a statement, a row or a string is an error naming the line (and the
 //! table), never a value, and so is a row whose number of values does not fit the table.
+//!
+//! Unique keys: a shape-preserving replacement has fewer possible values than real data (an
+//! SSN token lives in the 9xx area), so two values can meet in one token; in a column that is
+//! alone a PRIMARY KEY or UNIQUE key that breaks the restore (or, under the dump's
+//! `UNIQUE_CHECKS=0`, the key). This thread keeps a 64-bit hash of each such replacement with
+//! the hash of its value (about 24 bytes per changed unique value) and stops with an error
+//! naming the column and the two rows, never the values, when two different values meet.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
@@ -48,6 +55,8 @@ struct Col {
     /// `table.column`: field name in reports and policy `[columns]` globs.
     field: Arc<str>,
     class: ColumnClass,
+    /// A single-column PRIMARY KEY or UNIQUE key: replacements are checked for collisions.
+    unique: bool,
 }
 
 /// The classes of the columns of one INSERT shape, and which is the `--subject-column`.
@@ -105,6 +114,9 @@ struct Done {
     tail_chars: u64,
     len: u64,
     stats: Stats,
+    /// Changed values of unique columns: field, hash of the replacement, hash of the value,
+    /// row.
+    uniq: Vec<(Arc<str>, u64, u64, u64)>,
 }
 
 /// Rewrites (or, without `output`, scans) one dump stream.
@@ -173,6 +185,8 @@ fn run_sized<W: Write + ?Sized>(
         let mut pending = BTreeMap::new();
         let (mut next, mut lines, mut carry) = (0u64, 0u64, 0u64);
         let mut result = Ok(());
+        // Unique keys: replacement hash → (value hash, row), per column.
+        let mut keys: HashMap<Arc<str>, HashMap<u64, (u64, u64)>> = HashMap::new();
         'recv: for d in done_rx.iter() {
             pending.insert(d.seq, d);
             while let Some(d) = pending.remove(&next) {
@@ -193,6 +207,23 @@ fn run_sized<W: Write + ?Sized>(
                     if let Err(e) = found(&l) {
                         result = Err(PipelineError::Report(e));
                         break 'recv;
+                    }
+                }
+                for (field, out, value, row) in d.uniq {
+                    let seen = keys.entry(field.clone()).or_default();
+                    match seen.entry(out) {
+                        std::collections::hash_map::Entry::Occupied(o) if o.get().0 != value => {
+                            let (table, _) = field.rsplit_once('.').unwrap_or((&field, ""));
+                            result = Err(PipelineError::Format(format!(
+                                "`{field}` is a unique key, but rows {} and {row} of `{table}` get the same replacement for different values, so the restore would fail or break the key; give this column an action whose replacements cannot collide (policy [columns])",
+                                o.get().1
+                            )));
+                            break 'recv;
+                        }
+                        std::collections::hash_map::Entry::Occupied(_) => {}
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert((value, row));
+                        }
                     }
                 }
                 stats.findings += d.stats.findings;
@@ -227,6 +258,7 @@ fn extra_column() -> &'static Arc<Col> {
         Arc::new(Col {
             field: Arc::from(""),
             class: ColumnClass::scanned(""),
+            unique: false,
         })
     })
 }
@@ -245,6 +277,7 @@ fn work(
     let before = cells.stats;
     let mut out = Vec::with_capacity(if scrub { data.len() + 4096 } else { 0 });
     let mut found: Vec<Located> = Vec::new();
+    let mut uniq = Vec::new();
     let mut cursor = 0;
     let empty: Vec<Arc<Col>> = Vec::new();
     for row in &chunk.rows {
@@ -320,6 +353,9 @@ fn work(
                     &mut collect,
                 )
                 .unwrap_or(false);
+            if changed && col.unique {
+                uniq.push((col.field.clone(), hash(&cells.value), hash(&value), row.row));
+            }
             if scrub {
                 if changed {
                     v.encode(data, &cells.value, mode, &mut out);
@@ -352,7 +388,16 @@ fn work(
             findings: after.findings - before.findings,
             changed: after.changed - before.changed,
         },
+        uniq,
     }
+}
+
+/// A fixed 64-bit hash (for collision checks of unique keys; never written anywhere).
+fn hash(v: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
 }
 
 /// A `JSON` column's document: each string and number inside is a cell named
@@ -442,6 +487,8 @@ struct ColDef {
     decl: String,
     /// MariaDB `INVISIBLE`: not in a row of an INSERT without a column list.
     invisible: bool,
+    /// The column alone is a PRIMARY KEY or UNIQUE key.
+    unique: bool,
 }
 
 #[derive(Default)]
@@ -1024,9 +1071,17 @@ impl<'a, 'e> Reader<'a, 'e> {
             "PERIOD",
         ];
         let mut cols = Vec::new();
+        let mut keys = Vec::new();
         for e in entries {
             let Some(first) = e.first() else { continue };
             if first.kind == TokKind::Word && NOT_COLUMNS.iter().any(|w| self.is_word(first, w)) {
+                let unique = ["PRIMARY", "UNIQUE"].iter().any(|w| self.is_word(first, w))
+                    || (self.is_word(first, "CONSTRAINT")
+                        && e.iter()
+                            .any(|t| self.is_word(t, "UNIQUE") || self.is_word(t, "PRIMARY")));
+                if unique {
+                    keys.push(e);
+                }
                 continue;
             }
             if !matches!(
@@ -1077,11 +1132,41 @@ impl<'a, 'e> Reader<'a, 'e> {
             } else {
                 decl
             };
+            let unique = e
+                .iter()
+                .skip(1)
+                .any(|t| self.is_word(t, "UNIQUE") || self.is_word(t, "PRIMARY"));
             cols.push(ColDef {
                 name: col,
                 decl,
                 invisible,
+                unique,
             });
+        }
+        // `PRIMARY KEY (`a`)`, `UNIQUE KEY `k` (`a`)`: keys of one column.
+        for e in &keys {
+            let Some(open) = e.iter().position(|t| t.kind == TokKind::Punct(b'(')) else {
+                continue;
+            };
+            let mut depth = 0;
+            let mut names = Vec::new();
+            for t in &e[open..] {
+                match t.kind {
+                    TokKind::Punct(b'(') => depth += 1,
+                    TokKind::Punct(b')') => depth -= 1,
+                    TokKind::Quoted | TokKind::Word if depth == 1 => names.push(self.text(t)),
+                    _ => {}
+                }
+                if depth == 0 {
+                    break;
+                }
+            }
+            if let [one] = names.as_slice() {
+                let one = one.to_lowercase();
+                if let Some(c) = cols.iter_mut().find(|c| c.name.to_lowercase() == one) {
+                    c.unique = true;
+                }
+            }
         }
         // A table created again starts afresh.
         self.end_sampling();
@@ -1277,19 +1362,21 @@ impl<'a, 'e> Reader<'a, 'e> {
                 continue;
             };
             let mut class = cells.classify(self.columns, &field, &refs);
-            if let Some(d) = ts
+            let def = ts
                 .def
                 .as_ref()
-                .and_then(|d| d.iter().find(|c| c.name.to_lowercase() == lname))
-            {
+                .and_then(|d| d.iter().find(|c| c.name.to_lowercase() == lname));
+            if let Some(d) = def {
                 set_sql_type(&mut class, &d.decl);
             }
+            let unique = def.is_some_and(|d| d.unique);
             if let Some(Ok(mut all)) = self.opts.classes.map(|m| m.lock()) {
                 all.push(class.clone());
             }
             let c = Arc::new(Col {
                 field: Arc::from(field),
                 class,
+                unique,
             });
             ts.classified.insert(lname, c.clone());
             cols.push(c);
@@ -1733,5 +1820,45 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("line 1") && err.contains("cut off"), "{err}");
+    }
+
+    #[test]
+    fn unique_keys_whose_replacements_collide_fail() {
+        let p = Policy::parse(
+            "[columns]\n\"*.ssn\" = { entity = \"SSN\", action = \"mask\", keep_last = 2 }\n",
+            true,
+        )
+        .unwrap();
+        let e = engine(p);
+        let rows = "VALUES (1,'536-22-8726'),(2,'219-45-6726'),(3,'536-22-8726');\n";
+        for (ddl, fails) in [
+            (
+                "CREATE TABLE p (id int, ssn varchar(11) NOT NULL UNIQUE);\n",
+                true,
+            ),
+            (
+                "CREATE TABLE p (id int, ssn varchar(11), PRIMARY KEY (`ssn`));\n",
+                true,
+            ),
+            (
+                "CREATE TABLE p (id int, ssn varchar(11), UNIQUE KEY k (id, ssn));\n",
+                false,
+            ),
+            ("CREATE TABLE p (id int, ssn varchar(11));\n", false),
+        ] {
+            let dump = format!("{ddl}INSERT INTO p {rows}");
+            match scrub_with(&e, dump.as_bytes(), 2, 64, 16) {
+                Err(err) => {
+                    let err = err.to_string();
+                    assert!(fails, "{ddl}: {err}");
+                    assert!(
+                        err.contains("`p.ssn`") && err.contains("rows 1 and 2"),
+                        "{err}"
+                    );
+                    assert!(!err.contains("8726") && !err.contains("26'"), "{err}");
+                }
+                Ok(o) => assert!(!fails, "{ddl}: {}", String::from_utf8_lossy(&o.text)),
+            }
+        }
     }
 }
