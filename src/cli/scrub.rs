@@ -74,6 +74,10 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
         ReportFormat::Text
     };
     let mut report = Report::new(format, sink, rule_ids, key_id);
+    let policy = engine.transformer.policy().clone();
+    report.count_changes(Box::new(move |e, rule| {
+        policy.action(e, rule) != phiscrub::policy::Action::Keep
+    }));
     let char_offsets = a.report_file.is_some() && report.needs_chars();
     let fingerprints = a.report_file.is_some() && report.needs_fingerprints();
     let positions = a.report_file.is_some();
@@ -109,6 +113,9 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
     report.set_columns(classes.into_inner().unwrap_or_default());
     if !a.common.quiet {
         eprintln!("{}", report.summary_line(started.elapsed().as_secs_f64()));
+    }
+    if let Some(warning) = engine.transformer.collisions().summary() {
+        eprintln!("phiscrub: warning: {warning}");
     }
     report.finish()?;
     if failed {
