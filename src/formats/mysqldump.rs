@@ -117,6 +117,8 @@ struct Done {
     /// Changed values of unique columns: field, hash of the replacement, hash of the value,
     /// row.
     uniq: Vec<(Arc<str>, u64, u64, u64)>,
+    /// The unit failed (its output is not to be written).
+    error: Option<PipelineError>,
 }
 
 /// Rewrites (or, without `output`, scans) one dump stream.
@@ -191,6 +193,10 @@ fn run_sized<W: Write + ?Sized>(
             pending.insert(d.seq, d);
             while let Some(d) = pending.remove(&next) {
                 next += 1;
+                if let Some(e) = d.error {
+                    result = Err(e);
+                    break 'recv;
+                }
                 if let Some(w) = output.as_deref_mut() {
                     if let Err(e) = w.write_all(&d.out) {
                         result = Err(PipelineError::Write(e));
@@ -278,9 +284,10 @@ fn work(
     let mut out = Vec::with_capacity(if scrub { data.len() + 4096 } else { 0 });
     let mut found: Vec<Located> = Vec::new();
     let mut uniq = Vec::new();
+    let mut error = None;
     let mut cursor = 0;
     let empty: Vec<Arc<Col>> = Vec::new();
-    for row in &chunk.rows {
+    'rows: for row in &chunk.rows {
         let (cols, subject) = match row.layout.classes.get() {
             Some(c) => (&c.cols, c.subject),
             None => (&empty, None),
@@ -319,7 +326,7 @@ fn work(
                 || (col.class.entity.is_none()
                     && matches!(value.trim_ascii_start().first(), Some(b'{' | b'[')));
             if json_like && !col.class.keep {
-                if let Some(new) = json_cell(
+                let json = match json_cell(
                     cells,
                     columns,
                     json,
@@ -331,6 +338,13 @@ fn work(
                     scrub,
                     &mut collect,
                 ) {
+                    Ok(j) => j,
+                    Err(e) => {
+                        error = Some(e);
+                        break 'rows;
+                    }
+                };
+                if let Some(new) = json {
                     if scrub {
                         match new {
                             Some(doc) => v.encode(data, &doc, mode, &mut out),
@@ -341,18 +355,25 @@ fn work(
                 }
             }
             let field = (!col.field.is_empty()).then_some(&col.field);
-            let changed = cells
-                .cell(
-                    &value,
-                    &col.class,
-                    field,
-                    row.row,
-                    &place,
-                    opts,
-                    scrub,
-                    &mut collect,
-                )
-                .unwrap_or(false);
+            let changed = cells.cell(
+                &value,
+                &col.class,
+                field,
+                row.row,
+                &place,
+                opts,
+                scrub,
+                &mut collect,
+            );
+            // A failed cell (a collision in a unique column) fails the run; its value is
+            // never written as it was.
+            let changed = match changed {
+                Ok(c) => c,
+                Err(e) => {
+                    error = Some(e);
+                    break 'rows;
+                }
+            };
             if changed && col.unique {
                 uniq.push((col.field.clone(), hash(&cells.value), hash(&value), row.row));
             }
@@ -389,6 +410,7 @@ fn work(
             changed: after.changed - before.changed,
         },
         uniq,
+        error,
     }
 }
 
@@ -417,8 +439,10 @@ fn json_cell(
     opts: &RunOptions<'_>,
     scrub: bool,
     found: &mut dyn FnMut(&Located) -> io::Result<()>,
-) -> Option<Option<Vec<u8>>> {
-    let inner = super::jsonl::inner_values(doc)?;
+) -> Result<Option<Option<Vec<u8>>>, PipelineError> {
+    let Some(inner) = super::jsonl::inner_values(doc) else {
+        return Ok(None);
+    };
     let (mut out, mut at) = (Vec::new(), 0);
     for v in &inner {
         let name = format!("{field}.{}", v.path);
@@ -429,20 +453,17 @@ fn json_cell(
         let start = v.span.start + usize::from(v.string);
         let p = |pos: usize| place(start + pos);
         let fname: Arc<str> = Arc::from(name);
-        if cells
-            .cell(&value, class, Some(&fname), row, &p, opts, scrub, found)
-            .unwrap_or(false)
-        {
+        if cells.cell(&value, class, Some(&fname), row, &p, opts, scrub, found)? {
             out.extend_from_slice(&doc[at..v.span.start]);
             super::jsonl::inner_encode(&cells.value, v, &mut out);
             at = v.span.end;
         }
     }
     if at == 0 {
-        return Some(None);
+        return Ok(Some(None));
     }
     out.extend_from_slice(&doc[at..]);
-    Some(Some(out))
+    Ok(Some(Some(out)))
 }
 
 fn count_chars(b: &[u8]) -> u64 {
@@ -1370,6 +1391,7 @@ impl<'a, 'e> Reader<'a, 'e> {
                 set_sql_type(&mut class, &d.decl);
             }
             let unique = def.is_some_and(|d| d.unique);
+            class.unique = unique;
             if let Some(Ok(mut all)) = self.opts.classes.map(|m| m.lock()) {
                 all.push(class.clone());
             }
