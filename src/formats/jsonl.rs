@@ -1154,6 +1154,51 @@ pub fn encode_string(value: &[u8], ascii: bool, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// A string or number inside a JSON document that another format holds in one cell (a MySQL
+/// `JSON` column): its key path, its span in the document (quotes included), and whether it
+/// is a string.
+pub(crate) struct Inner {
+    pub path: String,
+    pub span: Range<usize>,
+    pub string: bool,
+}
+
+/// The string and number values of the JSON document `doc` in order, or `None` when `doc` is
+/// no valid JSON (its cell is then scanned as text).
+pub(crate) fn inner_values(doc: &[u8]) -> Option<Vec<Inner>> {
+    let mut out = Vec::new();
+    walk::<()>(doc, 0..doc.len(), false, &mut |path, tok| {
+        out.push(Inner {
+            path: path.to_string(),
+            span: tok.span.clone(),
+            string: matches!(tok.kind, Kind::Str { .. }),
+        });
+        Ok(())
+    })
+    .ok()?;
+    Some(out)
+}
+
+/// The content of an inner value: a string decoded, a number as it is.
+pub(crate) fn inner_decode(doc: &[u8], v: &Inner) -> Vec<u8> {
+    if v.string {
+        let mut out = Vec::new();
+        decode(&doc[v.span.start + 1..v.span.end - 1], &mut out);
+        out
+    } else {
+        doc[v.span.clone()].to_vec()
+    }
+}
+
+/// Appends a rewritten inner value: a JSON string, or a bare number where a number is still one.
+pub(crate) fn inner_encode(new: &[u8], v: &Inner, out: &mut Vec<u8>) {
+    if !v.string && is_json_integer(new) {
+        out.extend_from_slice(new);
+    } else {
+        encode_string(new, false, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

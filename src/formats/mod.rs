@@ -8,6 +8,7 @@ pub mod csv;
 pub mod csv_codec;
 pub mod image;
 pub mod jsonl;
+pub mod mysql_sql;
 pub mod mysqldump;
 pub mod parquet;
 pub mod pg_copy;
