@@ -32,4 +32,5 @@ pub mod job;
 pub mod pipeline;
 pub mod policy;
 pub mod report;
+pub mod serve;
 pub mod transform;

@@ -7,6 +7,7 @@ mod progress;
 mod rules;
 mod scan;
 mod scrub;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// Show how each column of a CSV/TSV file is classified (entity, kept or scanned).
     Profile(profile::ProfileArgs),
+    /// Serve scrubbing over HTTP: NDJSON/JSON/text, OTLP logs, Presidio's API (bearer auth).
+    Serve(serve::ServeArgs),
 }
 
 /// Flags shared by `scan` and `scrub`.
@@ -183,6 +186,7 @@ pub fn main() -> i32 {
         Command::Keygen(a) => keygen::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Profile(a) => profile::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(code) => code,

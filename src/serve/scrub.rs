@@ -1,0 +1,263 @@
+//! The blocking part of a request: a body through the same code `phiscrub scrub` runs, so a
+//! value gets the same token over HTTP as on the command line. Text goes through
+//! [`pipeline::run`], NDJSON and JSON arrays through [`jsonl::run`] (key paths as context, the
+//! batch itself as the classifier's sample), and single string values (OTLP bodies and
+//! attributes) through [`Cells`] with their attribute key as the field name.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::classify::{ColumnClass, ColumnRules};
+use crate::entity::Entity;
+use crate::formats::{cells::Cells, jsonl};
+use crate::pipeline::{self, Engine, Located, Mode, PipelineError, RunOptions};
+
+/// Findings by [`Entity::index`].
+pub type Counts = [u64; Entity::ALL.len()];
+
+/// How a `/v1/scrub` body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// Lines of text; any bytes.
+    Text,
+    /// One JSON value per line.
+    Ndjson,
+    /// One JSON document (a top-level array is a batch of events).
+    Json,
+    /// `application/json` not starting with `[`: one document, or NDJSON if it is not one.
+    JsonOrNdjson,
+}
+
+impl BodyKind {
+    /// From the request's `Content-Type` (parameters ignored) and, where that says nothing
+    /// useful, the first byte that is not white space.
+    pub fn of(content_type: Option<&str>, body: &[u8]) -> BodyKind {
+        let mime = content_type
+            .and_then(|c| c.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase());
+        let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+        let sniff = || match first {
+            Some(b'[') => BodyKind::Json,
+            Some(b'{') => BodyKind::JsonOrNdjson,
+            _ => BodyKind::Text,
+        };
+        match mime.as_deref() {
+            Some(
+                "application/x-ndjson"
+                | "application/ndjson"
+                | "application/jsonl"
+                | "application/x-jsonlines"
+                | "application/jsonlines",
+            ) => BodyKind::Ndjson,
+            Some("application/json") => match first {
+                Some(b'[') => BodyKind::Json,
+                _ => BodyKind::JsonOrNdjson,
+            },
+            Some(m) if m.starts_with("text/") => BodyKind::Text,
+            _ => sniff(),
+        }
+    }
+}
+
+fn opts() -> RunOptions<'static> {
+    RunOptions {
+        mode: Mode::Scrub,
+        threads: 1,
+        positions: false,
+        ..RunOptions::default()
+    }
+}
+
+fn count(counts: &mut Counts) -> impl FnMut(&Located) -> std::io::Result<()> + '_ {
+    |l| {
+        counts[l.entity.index()] += 1;
+        Ok(())
+    }
+}
+
+/// Scrubs a `/v1/scrub` body.
+///
+/// # Errors
+/// Malformed JSON, with its line and byte (never the data).
+pub fn body(
+    engine: &Engine,
+    columns: &ColumnRules,
+    kind: BodyKind,
+    body: &[u8],
+    counts: &mut Counts,
+) -> Result<Vec<u8>, PipelineError> {
+    let mut out = Vec::with_capacity(body.len() + body.len() / 8);
+    match kind {
+        BodyKind::Text => {
+            pipeline::run(
+                engine,
+                &mut &body[..],
+                Some(&mut out),
+                opts(),
+                count(counts),
+            )?;
+        }
+        BodyKind::Ndjson | BodyKind::Json => {
+            let doc = kind == BodyKind::Json;
+            jsonl::run(
+                engine,
+                columns,
+                &mut &body[..],
+                Some(&mut out),
+                doc,
+                &opts(),
+                &mut count(counts),
+            )?;
+        }
+        BodyKind::JsonOrNdjson => {
+            let mut c = [0; Entity::ALL.len()];
+            let doc = jsonl::run(
+                engine,
+                columns,
+                &mut &body[..],
+                Some(&mut out),
+                true,
+                &opts(),
+                &mut count(&mut c),
+            );
+            match doc {
+                Ok(_) => add(counts, &c),
+                Err(doc_err) => {
+                    out.clear();
+                    let lines = jsonl::run(
+                        engine,
+                        columns,
+                        &mut &body[..],
+                        Some(&mut out),
+                        false,
+                        &opts(),
+                        &mut count(counts),
+                    );
+                    // A body that is neither is reported as the document it claimed to be.
+                    lines.map_err(|_| doc_err)?;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn add(counts: &mut Counts, more: &Counts) {
+    for (a, b) in counts.iter_mut().zip(more) {
+        *a += b;
+    }
+}
+
+/// Scans text for `/analyze`: findings with character offsets.
+///
+/// # Errors
+/// Only internal ones (the input is in memory).
+pub fn analyze(
+    engine: &Engine,
+    text: &str,
+    counts: &mut Counts,
+) -> Result<Vec<Located>, PipelineError> {
+    let mut found = Vec::new();
+    let o = RunOptions {
+        mode: Mode::Scan,
+        char_offsets: true,
+        ..opts()
+    };
+    pipeline::run::<_, Vec<u8>, _>(engine, &mut text.as_bytes(), None, o, |l| {
+        counts[l.entity.index()] += 1;
+        found.push(l.clone());
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// Scrubs single string values named by a field (an OTLP attribute key), classifying each
+/// field name once per request.
+pub struct Fields<'e> {
+    cells: Cells<'e>,
+    columns: &'e ColumnRules,
+    classes: HashMap<String, (Option<Arc<str>>, ColumnClass)>,
+    pub counts: Counts,
+}
+
+impl<'e> Fields<'e> {
+    pub fn new(engine: &'e Engine, columns: &'e ColumnRules) -> Fields<'e> {
+        Fields {
+            cells: Cells::new(engine),
+            columns,
+            classes: HashMap::new(),
+            counts: [0; Entity::ALL.len()],
+        }
+    }
+
+    /// The scrubbed value, or `None` when nothing in it changed. `field` is empty for a value
+    /// with no name (a log body), which is scanned as free text; so is every value when
+    /// `by_name` is false (a key that names no person, such as `service.name`). `by_name` must
+    /// be the same for every call with one `field`.
+    ///
+    /// # Errors
+    /// Only internal ones.
+    pub fn scrub(
+        &mut self,
+        field: &str,
+        value: &[u8],
+        by_name: bool,
+    ) -> Result<Option<&[u8]>, PipelineError> {
+        if !self.classes.contains_key(field) {
+            let class = if by_name {
+                self.cells.classify(self.columns, field, &[])
+            } else {
+                ColumnClass::scanned(field)
+            };
+            let name = (!field.is_empty()).then(|| Arc::from(field));
+            self.classes.insert(field.to_string(), (name, class));
+        }
+        let Some((name, class)) = self.classes.get(field) else {
+            return Ok(None);
+        };
+        let place = |p: usize| (p as u64, 1, p as u64 + 1);
+        let counts = &mut self.counts;
+        let hit = self.cells.cell(
+            value,
+            class,
+            name.as_ref(),
+            1,
+            &place,
+            &opts(),
+            true,
+            &mut count(counts),
+        )?;
+        Ok(hit.then_some(self.cells.value.as_slice()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_kind_from_type_and_content() {
+        use BodyKind::*;
+        for (ct, body, want) in [
+            (Some("application/x-ndjson"), &b"[1]"[..], Ndjson),
+            (
+                Some("application/json; charset=utf-8"),
+                b" [{\"a\":1}]",
+                Json,
+            ),
+            (
+                Some("application/json"),
+                b"{\"a\":1}\n{\"a\":2}",
+                JsonOrNdjson,
+            ),
+            (Some("text/plain"), b"[not json", Text),
+            (Some("TEXT/PLAIN; charset=utf-8"), b"{", Text),
+            (None, b"\n[1,2]", Json),
+            (None, b"{\"a\":1}", JsonOrNdjson),
+            (None, b"plain words", Text),
+            (Some("application/octet-stream"), b"plain", Text),
+        ] {
+            assert_eq!(BodyKind::of(ct, body), want, "{ct:?}");
+        }
+    }
+}
