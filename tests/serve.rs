@@ -326,6 +326,21 @@ fn scrub_endpoint_matches_the_cli_in_every_shape() {
         );
         assert_no_leak(ctype, &r.body);
     }
+    // gzip-compressed (Vector's and Fluent Bit's `compression`/`compress gzip`).
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&ndjson).unwrap();
+    let gz = gz.finish().unwrap();
+    let auth = format!("Bearer {TOKEN}");
+    let h = [
+        ("Content-Type", "application/x-ndjson"),
+        ("Content-Encoding", "gzip"),
+        ("Authorization", auth.as_str()),
+    ];
+    let r = request(s.addr, "POST", "/v1/scrub", &h, &gz);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, cli_scrub("jsonl", &ndjson));
+    let h = [("Content-Encoding", "br"), ("Authorization", auth.as_str())];
+    assert_eq!(request(s.addr, "POST", "/v1/scrub", &h, &gz).status, 415);
     // Same shape: an array of as many events, in order, each with its own fields.
     let r = s.post("/v1/scrub", "application/json", array.as_bytes());
     let v = r.json();
@@ -959,9 +974,12 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
-endpoint, token = sys.argv[1], sys.argv[2]
+from opentelemetry.exporter.otlp.proto.http import Compression
+
+endpoint, token, compression = sys.argv[1], sys.argv[2], sys.argv[3]
 provider = LoggerProvider(resource=Resource.create({"service.name": "intake", "host.ip": "73.162.14.9"}))
-exporter = OTLPLogExporter(endpoint=endpoint, headers={"Authorization": "Bearer " + token})
+exporter = OTLPLogExporter(endpoint=endpoint, headers={"Authorization": "Bearer " + token},
+                           compression=Compression.Gzip if compression == "gzip" else Compression.NoCompression)
 provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
 log = logging.getLogger("intake")
 log.setLevel(logging.INFO)
@@ -983,23 +1001,30 @@ fn a_real_opentelemetry_exporter_through_phiscrub() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("emit.py");
     std::fs::write(&script, OTEL_SCRIPT).unwrap();
-    let out = Command::new(&py)
-        .arg(&script)
-        .arg(format!("http://{}/v1/logs", s.addr))
-        .arg(TOKEN)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && out.stdout.starts_with(b"sent"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("Failed to export"), "{stderr}");
+    // Uncompressed (the Python default) and gzip (the Collector's default).
+    for compression in ["none", "gzip"] {
+        let out = Command::new(&py)
+            .arg(&script)
+            .arg(format!("http://{}/v1/logs", s.addr))
+            .arg(TOKEN)
+            .arg(compression)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && out.stdout.starts_with(b"sent"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("Failed to export"),
+            "{compression}: {stderr}"
+        );
+    }
     let got = got.lock().unwrap().clone();
     assert_eq!(
         got.len(),
-        2,
-        "one export per record (SimpleLogRecordProcessor)"
+        4,
+        "one export per record (SimpleLogRecordProcessor), twice"
     );
     for (ct, body) in &got {
         assert_eq!(ct, "application/x-protobuf");
@@ -1014,6 +1039,10 @@ fn a_real_opentelemetry_exporter_through_phiscrub() {
         b"patient ssn 536-22-8726 mailed jane.roe@mercy-health.org",
     );
     assert!(has(&cli), "body tokens match phiscrub scrub");
+    assert!(
+        has(b"service.name\x12\x08\x0a\x06intake"),
+        "service.name is scanned as text, not replaced as a person's name"
+    );
     assert!(
         has(b"patient.ssn") && has(b"caller.phone"),
         "attribute keys kept"

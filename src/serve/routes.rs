@@ -219,11 +219,14 @@ async fn with_body(app: &Arc<App>, route: Route, req: Request<Incoming>) -> Repl
         app.metrics.busy();
         return Reply::busy("too many requests in flight; retry shortly");
     };
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let text_header = |name: header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = text_header(header::CONTENT_TYPE);
+    let encoding = text_header(header::CONTENT_ENCODING);
     let body = match timeout_at(deadline, Limited::new(req.into_body(), max).collect()).await {
         Err(_) => {
             return Reply::error(
@@ -246,7 +249,17 @@ async fn with_body(app: &Arc<App>, route: Route, req: Request<Incoming>) -> Repl
     };
     let app2 = app.clone();
     let job = tokio::task::spawn_blocking(move || {
-        let done = work(&app2, route, content_type.as_deref(), &body);
+        let done = match scrub::decode(encoding.as_deref(), &body, app2.limits.max_body) {
+            Ok(plain) => work(&app2, route, content_type.as_deref(), &plain),
+            Err(e @ scrub::DecodeError::TooLarge(_)) => {
+                Err(Reply::error(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string()))
+            }
+            Err(e @ scrub::DecodeError::Unsupported(_)) => Err(Reply::error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &e.to_string(),
+            )),
+            Err(e) => Err(Reply::error(StatusCode::BAD_REQUEST, &e.to_string())),
+        };
         drop(worker);
         // The queue place is held until the scrub ends, even if the client has given up.
         (done, permit)

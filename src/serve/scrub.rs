@@ -59,6 +59,65 @@ impl BodyKind {
     }
 }
 
+/// Why a `Content-Encoding` could not be undone. Never holds data.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("Content-Encoding {0} is not supported (gzip, zstd, identity)")]
+    Unsupported(String),
+    #[error("the body decompresses to more than the limit of {0} bytes (--max-body)")]
+    TooLarge(usize),
+    #[error("the {0} body is corrupt")]
+    Corrupt(&'static str),
+}
+
+/// The body with its `Content-Encoding` (gzip or zstd, as the Collector's `otlphttp`, Vector
+/// and Fluent Bit send it) undone, at most `max` bytes, so a small compressed bomb is refused
+/// like a large body.
+///
+/// # Errors
+/// An unknown encoding, a corrupt stream, or more than `max` bytes.
+pub fn decode<'b>(
+    encoding: Option<&str>,
+    body: &'b [u8],
+    max: usize,
+) -> Result<std::borrow::Cow<'b, [u8]>, DecodeError> {
+    use std::io::Read;
+    let enc = encoding.map(|e| e.trim().to_ascii_lowercase());
+    let (mut reader, name): (Box<dyn Read + 'b>, &'static str) = match enc.as_deref() {
+        None | Some("" | "identity") => return Ok(std::borrow::Cow::Borrowed(body)),
+        Some("gzip" | "x-gzip") => (Box::new(flate2::read::MultiGzDecoder::new(body)), "gzip"),
+        Some("zstd") => (
+            Box::new(
+                zstd::stream::read::Decoder::new(body).map_err(|_| DecodeError::Corrupt("zstd"))?,
+            ),
+            "zstd",
+        ),
+        Some(other) => {
+            // Only a known token is echoed; anything else could be arbitrary text.
+            let shown = if other.len() <= 16
+                && other
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                other.to_string()
+            } else {
+                "given".to_string()
+            };
+            return Err(DecodeError::Unsupported(shown));
+        }
+    };
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    (&mut reader)
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|_| DecodeError::Corrupt(name))?;
+    if out.len() > max {
+        return Err(DecodeError::TooLarge(max));
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
 fn opts() -> RunOptions<'static> {
     RunOptions {
         mode: Mode::Scrub,
@@ -234,6 +293,43 @@ impl<'e> Fields<'e> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_are_decompressed_within_the_limit() {
+        use std::io::Write;
+        let plain = b"ssn 536-22-8726\n".repeat(100);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&plain[..], 1).unwrap();
+        assert_eq!(decode(None, &plain, 10).unwrap().as_ref(), &plain[..]);
+        assert_eq!(
+            decode(Some("identity"), &plain, 10).unwrap().as_ref(),
+            &plain[..]
+        );
+        assert_eq!(
+            decode(Some("gzip"), &gz, plain.len()).unwrap().as_ref(),
+            &plain[..]
+        );
+        assert_eq!(
+            decode(Some("ZSTD"), &zst, plain.len()).unwrap().as_ref(),
+            &plain[..]
+        );
+        for (enc, body) in [("gzip", &gz), ("zstd", &zst)] {
+            let e = decode(Some(enc), body, plain.len() - 1).unwrap_err();
+            assert!(matches!(e, DecodeError::TooLarge(_)), "{enc}: {e}");
+            let e = decode(Some(enc), &body[..body.len() / 2], plain.len()).unwrap_err();
+            assert!(matches!(e, DecodeError::Corrupt(_)), "{enc}: {e}");
+        }
+        assert!(matches!(
+            decode(Some("br"), &gz, 1 << 20),
+            Err(DecodeError::Unsupported(_))
+        ));
+        let e = decode(Some("536-22-8726 \"x\""), &gz, 1 << 20)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("536"), "{e}");
+    }
 
     #[test]
     fn body_kind_from_type_and_content() {
