@@ -1049,3 +1049,21 @@ fn a_real_opentelemetry_exporter_through_phiscrub() {
     );
     assert_no_leak("server log", s.log().as_bytes());
 }
+
+#[test]
+fn scrubbed_batches_are_forwarded_with_scrub_upstream() {
+    let (up, got) = stub_upstream(200);
+    let s = Server::start(&["--scrub-upstream", &format!("http://{up}/ingest")]);
+    let batch = ndjson_batch(5);
+    let r = s.post("/v1/scrub", "application/x-ndjson", &batch);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_no_leak("reply", &r.body);
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, "application/x-ndjson");
+    assert_eq!(got[0].1, cli_scrub("jsonl", &batch));
+    drop(s);
+    let (up, _) = stub_upstream(503);
+    let s = Server::start(&["--scrub-upstream", &format!("http://{up}/ingest")]);
+    assert_eq!(s.post("/v1/scrub", "text/plain", b"x").status, 502);
+}

@@ -36,6 +36,11 @@ pub struct ServeArgs {
     /// without it, /v1/logs returns the scrubbed request.
     #[arg(long, value_name = "URL")]
     pub otlp_upstream: Option<String>,
+    /// Forward scrubbed /v1/scrub batches to this http:// URL (e.g. a Vector `http_server` or
+    /// Fluent Bit `http` input), with the request's content type; without it, /v1/scrub
+    /// returns them.
+    #[arg(long, value_name = "URL")]
+    pub scrub_upstream: Option<String>,
     /// Largest request body, bytes (K, M suffixes: 512K, 10M); larger ones get 413.
     #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size)]
     pub max_body: usize,
@@ -71,6 +76,17 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{s}` is no size (e.g. 65536, 512K, 10M)"))
 }
 
+fn upstream(url: Option<&str>, flag: &str) -> Result<Option<hyper::Uri>> {
+    let Some(u) = url else {
+        return Ok(None);
+    };
+    let uri: hyper::Uri = u.parse().with_context(|| format!("{flag} is no URL"))?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        bail!("{flag} takes an http:// URL (for TLS, put a local collector or shipper in between)");
+    }
+    Ok(Some(uri))
+}
+
 fn secs(s: f64, flag: &str) -> Result<Duration> {
     if !(s.is_finite() && s > 0.0) {
         bail!("{flag} must be a positive number of seconds");
@@ -93,16 +109,8 @@ pub fn run(a: ServeArgs) -> Result<i32> {
     if a.common.format != phiscrub::formats::Format::Auto {
         bail!("serve reads each request's Content-Type; --format does not apply");
     }
-    let otlp_upstream = match &a.otlp_upstream {
-        None => None,
-        Some(u) => {
-            let uri: hyper::Uri = u.parse().context("--otlp-upstream is no URL")?;
-            if uri.scheme_str() != Some("http") || uri.host().is_none() {
-                bail!("--otlp-upstream takes an http:// URL (TLS upstreams: put a collector sidecar in between)");
-            }
-            Some(uri)
-        }
-    };
+    let otlp_upstream = upstream(a.otlp_upstream.as_deref(), "--otlp-upstream")?;
+    let scrub_upstream = upstream(a.scrub_upstream.as_deref(), "--scrub-upstream")?;
     let engine = a.common.engine()?;
     a.common.notice_placeholders(&engine);
     let limits = Limits {
@@ -127,6 +135,7 @@ pub fn run(a: ServeArgs) -> Result<i32> {
         tls,
         limits,
         otlp_upstream,
+        scrub_upstream,
         columns: phiscrub::classify::ColumnRules::builtin()?,
         quiet: a.common.quiet,
     };

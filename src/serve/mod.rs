@@ -4,7 +4,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /v1/scrub` | NDJSON, a JSON array of events, or text → the same, scrubbed |
+//! | `POST /v1/scrub` | NDJSON, a JSON array of events, or text → the same, scrubbed (returned, or forwarded with `--scrub-upstream`) |
 //! | `POST /v1/logs` | OTLP/HTTP logs (JSON or protobuf): bodies and string attributes scrubbed, then forwarded upstream or returned |
 //! | `POST /analyze`, `POST /anonymize` | Presidio's analyzer and anonymizer request and response fields |
 //! | `GET /health` | `ok` (no auth, so probes need no secret) |
@@ -50,6 +50,9 @@ pub struct Config {
     pub limits: Limits,
     /// Where `/v1/logs` forwards scrubbed requests (`http://host:port/v1/logs`).
     pub otlp_upstream: Option<hyper::Uri>,
+    /// Where `/v1/scrub` forwards scrubbed batches (a shipper's HTTP source), so the service
+    /// is a hop in a pipeline rather than its end.
+    pub scrub_upstream: Option<hyper::Uri>,
     pub columns: ColumnRules,
     /// No per-request log lines.
     pub quiet: bool,
@@ -119,7 +122,8 @@ struct App {
     queue: std::sync::Arc<tokio::sync::Semaphore>,
     /// Permits for scrubs running on blocking threads.
     workers: std::sync::Arc<tokio::sync::Semaphore>,
-    upstream: Option<upstream::Upstream>,
+    otlp_upstream: Option<upstream::Upstream>,
+    scrub_upstream: Option<upstream::Upstream>,
     presidio: presidio::Names,
     text_keys: otlp::TextKeys,
     quiet: bool,

@@ -4,7 +4,8 @@
 //! `Content-Length` over the limit (413, nothing read), a free place in the scrub queue (503
 //! with `Retry-After`, nothing read), the body read under the size limit (413) and the request
 //! deadline (408), a free worker within the deadline, the scrub (400 for malformed input),
-//! and for `/v1/logs` with an upstream the forward (502 when it fails).
+//! and with an upstream (`--otlp-upstream` for `/v1/logs`, `--scrub-upstream` for
+//! `/v1/scrub`) the forward (502 when it fails, 504 past the deadline).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -271,9 +272,14 @@ async fn with_body(app: &Arc<App>, route: Route, req: Request<Incoming>) -> Repl
         Ok(Ok((Ok(done), permit))) => {
             app.metrics.findings(&done.counts);
             let findings = done.counts.iter().sum();
-            let mut r = match (&app.upstream, route) {
-                (Some(up), Route::Logs) => forward(up, done, deadline).await,
-                _ => Reply::ok(done.content_type, done.body),
+            let up = match route {
+                Route::Logs => app.otlp_upstream.as_ref(),
+                Route::Scrub => app.scrub_upstream.as_ref(),
+                _ => None,
+            };
+            let mut r = match up {
+                Some(up) => forward(up, done, deadline).await,
+                None => Reply::ok(done.content_type, done.body),
             };
             drop(permit);
             r.findings = findings;

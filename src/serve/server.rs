@@ -41,7 +41,8 @@ pub fn run(
         .build()
         .map_err(ServeError::Runtime)?;
     let app = Arc::new(App {
-        upstream: config.otlp_upstream.clone().map(upstream::Upstream::new),
+        otlp_upstream: config.otlp_upstream.clone().map(upstream::Upstream::new),
+        scrub_upstream: config.scrub_upstream.clone().map(upstream::Upstream::new),
         engine,
         columns: config.columns,
         token: config.token,

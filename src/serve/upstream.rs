@@ -1,4 +1,5 @@
-//! Forwarding scrubbed OTLP requests to the next hop (a collector's OTLP/HTTP receiver). Only
+//! Forwarding scrubbed requests to the next hop (a collector's OTLP/HTTP receiver, a
+//! shipper's HTTP source). Only
 //! the scrubbed body and its content type go out: the client's `Authorization` header is ours
 //! and is never passed on.
 
