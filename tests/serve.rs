@@ -872,6 +872,25 @@ fn tls_with_a_self_signed_certificate() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
+    // A key file that holds no key: exit 2, naming the file, quoting none of it.
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(
+        &junk,
+        "-----BEGIN PRIVATE KEY-----\n536-22-8726\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_phiscrub"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&junk)
+        .env("PHISCRUB_AUTH_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("junk.pem"), "{err}");
+    assert_no_leak("TLS error", &out.stderr);
     let s = Server::start(&[
         "--tls-cert",
         cert.to_str().unwrap(),

@@ -149,6 +149,32 @@ pub fn run(a: ServeArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::parse_size;
+    use clap::Parser;
+
+    #[test]
+    fn listens_on_loopback_unless_told_otherwise() {
+        let parse = |args: &[&str]| match crate::cli::Cli::try_parse_from(args).unwrap().command {
+            crate::cli::Command::Serve(a) => a,
+            _ => unreachable!(),
+        };
+        let a = parse(&["phiscrub", "serve"]);
+        assert!(a.listen.ip().is_loopback());
+        assert_eq!(a.listen.port(), 8080);
+        assert_eq!((a.max_body, a.queue), (10 << 20, 64));
+        let a = parse(&[
+            "phiscrub",
+            "serve",
+            "--listen",
+            "0.0.0.0:9000",
+            "--max-body",
+            "1M",
+        ]);
+        assert_eq!(a.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(a.max_body, 1 << 20);
+        assert!(
+            crate::cli::Cli::try_parse_from(["phiscrub", "serve", "--tls-cert", "c.pem"]).is_err()
+        );
+    }
 
     #[test]
     fn sizes() {
