@@ -1086,3 +1086,34 @@ fn scrubbed_batches_are_forwarded_with_scrub_upstream() {
     let s = Server::start(&["--scrub-upstream", &format!("http://{up}/ingest")]);
     assert_eq!(s.post("/v1/scrub", "text/plain", b"x").status, 502);
 }
+
+#[test]
+fn subject_column_shifts_dates_as_the_cli_does() {
+    let s = Server::start(&["--subject-column", "patient_id"]);
+    let batch = b"{\"patient_id\":\"P-1001\",\"admit_date\":\"2026-03-04\",\"note\":\"ssn 536-22-8726\"}\n{\"patient_id\":\"P-2002\",\"admit_date\":\"2026-03-04\"}\n";
+    let r = s.post("/v1/scrub", "application/x-ndjson", batch);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.key");
+    std::fs::write(&key, common::KEY).unwrap();
+    let k = key.to_str().unwrap();
+    let args = [
+        "scrub",
+        "--format",
+        "jsonl",
+        "--key-file",
+        k,
+        "-q",
+        "--subject-column",
+        "patient_id",
+    ];
+    let cli = common::run(&args, batch);
+    assert!(cli.status.success());
+    assert_eq!(r.body, cli.stdout);
+    assert_no_leak("subject", &r.body);
+    let plain = cli_scrub("jsonl", batch);
+    assert_ne!(
+        r.body, plain,
+        "per-subject shifts differ from the global one"
+    );
+}

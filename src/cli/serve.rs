@@ -106,8 +106,8 @@ pub fn run(a: ServeArgs) -> Result<i32> {
              (make one with `openssl rand -hex 32`), or --no-auth to serve without one"
         ),
     };
-    if a.common.format != phiscrub::formats::Format::Auto {
-        bail!("serve reads each request's Content-Type; --format does not apply");
+    if a.common.format != phiscrub::formats::Format::Auto || a.common.delimiter.is_some() {
+        bail!("serve reads each request's Content-Type; --format and --delimiter do not apply");
     }
     let otlp_upstream = upstream(a.otlp_upstream.as_deref(), "--otlp-upstream")?;
     let scrub_upstream = upstream(a.scrub_upstream.as_deref(), "--scrub-upstream")?;
@@ -137,6 +137,7 @@ pub fn run(a: ServeArgs) -> Result<i32> {
         otlp_upstream,
         scrub_upstream,
         columns: phiscrub::classify::ColumnRules::builtin()?,
+        subject_column: a.common.subject_column.clone(),
         quiet: a.common.quiet,
     };
     phiscrub::serve::run(engine, config, |addr| {

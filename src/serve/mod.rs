@@ -54,6 +54,8 @@ pub struct Config {
     /// is a hop in a pipeline rather than its end.
     pub scrub_upstream: Option<hyper::Uri>,
     pub columns: ColumnRules,
+    /// `--subject-column`: the JSON key path whose value keys each event's date shift.
+    pub subject_column: Option<String>,
     /// No per-request log lines.
     pub quiet: bool,
 }
@@ -126,5 +128,6 @@ struct App {
     scrub_upstream: Option<upstream::Upstream>,
     presidio: presidio::Names,
     text_keys: otlp::TextKeys,
+    subject_column: Option<String>,
     quiet: bool,
 }

@@ -327,8 +327,15 @@ fn work(app: &App, route: Route, content_type: Option<&str>, body: &[u8]) -> Res
         Route::Scrub => {
             let kind = BodyKind::of(content_type, body);
             let mut counts = [0; Entity::ALL.len()];
-            let out = scrub::body(&app.engine, &app.columns, kind, body, &mut counts)
-                .map_err(|e| bad(&e))?;
+            let out = scrub::body(
+                &app.engine,
+                &app.columns,
+                kind,
+                body,
+                app.subject_column.as_deref(),
+                &mut counts,
+            )
+            .map_err(|e| bad(&e))?;
             let ct = match (
                 content_type.and_then(|c| HeaderValue::from_str(c).ok()),
                 kind,

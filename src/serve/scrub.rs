@@ -134,7 +134,8 @@ fn count(counts: &mut Counts) -> impl FnMut(&Located) -> std::io::Result<()> + '
     }
 }
 
-/// Scrubs a `/v1/scrub` body.
+/// Scrubs a `/v1/scrub` body; `subject_column` keys each JSON event's date shift, as
+/// `--subject-column` does for `phiscrub scrub`.
 ///
 /// # Errors
 /// Malformed JSON, with its line and byte (never the data).
@@ -143,9 +144,14 @@ pub fn body(
     columns: &ColumnRules,
     kind: BodyKind,
     body: &[u8],
+    subject_column: Option<&str>,
     counts: &mut Counts,
 ) -> Result<Vec<u8>, PipelineError> {
     let mut out = Vec::with_capacity(body.len() + body.len() / 8);
+    let json_opts = RunOptions {
+        subject_column,
+        ..opts()
+    };
     match kind {
         BodyKind::Text => {
             pipeline::run(
@@ -164,7 +170,7 @@ pub fn body(
                 &mut &body[..],
                 Some(&mut out),
                 doc,
-                &opts(),
+                &json_opts,
                 &mut count(counts),
             )?;
         }
@@ -176,7 +182,7 @@ pub fn body(
                 &mut &body[..],
                 Some(&mut out),
                 true,
-                &opts(),
+                &json_opts,
                 &mut count(&mut c),
             );
             match doc {
@@ -189,7 +195,7 @@ pub fn body(
                         &mut &body[..],
                         Some(&mut out),
                         false,
-                        &opts(),
+                        &json_opts,
                         &mut count(counts),
                     );
                     // A body that is neither is reported as the document it claimed to be.

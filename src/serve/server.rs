@@ -52,6 +52,7 @@ pub fn run(
         workers: Arc::new(Semaphore::new(limits.workers.max(1))),
         presidio: super::presidio::Names::builtin(),
         text_keys: super::otlp::TextKeys::builtin(),
+        subject_column: config.subject_column,
         quiet: config.quiet,
     });
     let result = rt.block_on(async {
