@@ -1,3 +1,6 @@
+//! `phiscrub serve`: flags to [`phiscrub::serve::Config`]; the token, key and TLS files are
+//! checked before the socket is bound.
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
