@@ -78,6 +78,10 @@ pub struct ColumnClass {
     /// the dump still restores. `None` for formats without declared types.
     #[serde(skip)]
     pub sql_type: Option<crate::formats::sqltype::SqlType>,
+    /// The column is a primary key or unique (a dump's `CREATE TABLE` says so): two values
+    /// sharing one replacement would fail the restore, so that is an error, not a warning.
+    #[serde(skip)]
+    pub unique: bool,
 }
 
 impl ColumnClass {
@@ -91,6 +95,7 @@ impl ColumnClass {
             sampled: 0,
             matched: 0,
             sql_type: None,
+            unique: false,
         }
     }
 }

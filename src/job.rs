@@ -486,6 +486,23 @@ fn target(input: &Input, dest: &Dest, many: bool) -> Option<PathBuf> {
     }
 }
 
+/// The files `scrub` writes for `inputs` into `dest`, as inputs of their own (for `--verify`,
+/// which scans them again); `None` when the output is standard output.
+pub fn outputs(inputs: &[Input], dest: &Dest) -> Option<Vec<Input>> {
+    let many = inputs.len() > 1 || inputs.iter().any(|i| i.from_dir);
+    inputs
+        .iter()
+        .map(|i| {
+            target(i, dest, many).map(|p| Input {
+                shown: p.display().to_string(),
+                rel: i.rel.clone(),
+                path: Some(p),
+                from_dir: false,
+            })
+        })
+        .collect()
+}
+
 /// Scrubs every input into its destination. Each file output is complete and synced before it
 /// replaces anything; on failure the temporary file is removed and the destination untouched.
 pub fn scrub(

@@ -208,6 +208,9 @@ fn process(
             continue;
         }
         let (s, e) = (f.start - base, f.end - base);
+        if crate::transform::token::within_own(body, s, e) {
+            continue;
+        }
         for nl in memchr::memchr_iter(b'\n', &body[pos..s]) {
             line += 1;
             line_start = pos + nl + 1;

@@ -18,6 +18,10 @@
 //! "patients.notes" = "scan"                      # free text: scan cell by cell
 //! "audit.*" = "keep"                             # leave alone
 //! "claims.member" = { entity = "HEALTH_PLAN_ID", action = "token" }
+//!
+//! [guard]                                        # `phiscrub guard` (pre-commit) only
+//! allow_paths = ["testdata/fake/**"]             # globs of repository paths never scanned
+//! baseline = ".phiscrub-baseline.json"           # default baseline file
 //! ```
 
 use std::collections::HashMap;
@@ -137,6 +141,21 @@ struct PolicyFile {
     rules: HashMap<String, ActionSpec>,
     #[serde(default)]
     columns: std::collections::BTreeMap<String, ActionSpec>,
+    #[serde(default)]
+    guard: GuardSettings,
+}
+
+/// The `[guard]` table: settings of `phiscrub guard` only, ignored by `scan` and `scrub`.
+/// Globs are checked by the guard (it owns the glob syntax); here they are only carried.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardSettings {
+    /// Repository paths (globs, `**` across directories) the guard never scans.
+    #[serde(default)]
+    pub allow_paths: Vec<String>,
+    /// The baseline file, relative to the repository root.
+    #[serde(default)]
+    pub baseline: Option<String>,
 }
 
 /// What the policy says about one column of structured data, overriding the classifier.
@@ -177,6 +196,8 @@ pub struct Policy {
     pub min_score: f32,
     /// Structured data: what happens to a column no rule classifies (`--unknown-columns`).
     pub unknown_columns: UnknownColumns,
+    /// `[guard]`: settings of the pre-commit guard.
+    pub guard: GuardSettings,
 }
 
 /// What structured formats do with a column that is neither classified nor kept.
@@ -222,6 +243,7 @@ impl Policy {
             columns: Vec::new(),
             min_score: DEFAULT_MIN_SCORE,
             unknown_columns: UnknownColumns::Scan,
+            guard: GuardSettings::default(),
         }
     }
 
@@ -249,6 +271,7 @@ impl Policy {
         let file: PolicyFile = toml::from_str(text).map_err(|e| vec![e.message().to_string()])?;
         let mut policy = Policy::defaults(keyed);
         let mut problems = Vec::new();
+        policy.guard = file.guard;
         if let Some(s) = file.min_score {
             if (0.0..=1.0).contains(&s) {
                 policy.min_score = s;
@@ -360,6 +383,16 @@ impl Policy {
         self.by_entity[entity.index()]
     }
 
+    /// Whether the action for `entity` takes its kind away (token, placeholder, redact, mask),
+    /// so finding that entity again in scrubbed output means something was missed. Shape,
+    /// shift, zip3 and 90+ keep the kind by design (a shifted date is still a date).
+    pub fn removes_kind(&self, entity: Entity) -> bool {
+        matches!(
+            self.by_entity[entity.index()],
+            Action::Token | Action::Placeholder | Action::Redact | Action::Mask { .. }
+        )
+    }
+
     /// Whether any action needs a key; checked before reading input so a keyless run fails fast.
     pub fn needs_key(&self) -> bool {
         self.by_entity
@@ -404,6 +437,19 @@ fn resolve(spec: &ActionSpec) -> Result<Action, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guard_table_is_read_and_checked() {
+        let p = Policy::parse(
+            "[guard]\nallow_paths = [\"testdata/fake/**\"]\nbaseline = \"b.json\"\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!(p.guard.allow_paths, ["testdata/fake/**"]);
+        assert_eq!(p.guard.baseline.as_deref(), Some("b.json"));
+        let bad = Policy::parse("[guard]\nallow_path = []\n", false).unwrap_err();
+        assert!(bad[0].contains("allow_path"), "{bad:?}");
+    }
 
     #[test]
     fn defaults_depend_on_key() {

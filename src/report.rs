@@ -65,9 +65,25 @@ pub struct Report<W: Write> {
     file_results: Vec<Value>,
     files: u64,
     bytes: u64,
-    /// Structured inputs: findings per (path, column), and how each column was classified.
-    by_column: BTreeMap<(String, String), u64>,
+    /// Structured inputs: counts per (path, column), and how each column was classified.
+    by_column: BTreeMap<(String, String), ColumnCounts>,
     columns: Vec<(String, crate::classify::ColumnClass)>,
+    /// `scrub`: whether a finding of (entity, rule) is changed (its action is not `keep`).
+    changes: Option<ChangeFn>,
+}
+
+/// Whether a finding of (entity, rule id) is rewritten by the policy.
+pub type ChangeFn = Box<dyn Fn(Entity, &str) -> bool>;
+
+/// What the per-column summary of `--report json` counts for one column.
+#[derive(Debug, Default)]
+struct ColumnCounts {
+    findings: u64,
+    changed: u64,
+    by_entity: BTreeMap<Entity, u64>,
+    /// Distinct data rows with a finding (rows arrive in order per input).
+    rows: u64,
+    last_row: Option<u64>,
 }
 
 fn round(score: f32) -> f64 {
@@ -94,7 +110,13 @@ impl<W: Write> Report<W> {
             bytes: 0,
             by_column: BTreeMap::new(),
             columns: Vec::new(),
+            changes: None,
         }
+    }
+
+    /// `scrub`: count, per column, the findings the policy rewrites (`changed` in the summary).
+    pub fn count_changes(&mut self, changes: ChangeFn) {
+        self.changes = Some(changes);
     }
 
     /// Whether the format prints a per-column summary (`json`).
@@ -124,10 +146,22 @@ impl<W: Write> Report<W> {
     pub fn finding(&mut self, path: &str, f: &Located) -> io::Result<()> {
         *self.totals.entry(f.entity).or_default() += 1;
         if let (Some(field), ReportFormat::Json) = (&f.field, self.format) {
-            *self
+            let rule = self
+                .rule_ids
+                .get(f.rule as usize)
+                .map_or("?", String::as_str);
+            let changed = self.changes.as_ref().is_some_and(|c| c(f.entity, rule));
+            let c = self
                 .by_column
                 .entry((path.to_string(), field.to_string()))
-                .or_default() += 1;
+                .or_default();
+            c.findings += 1;
+            c.changed += u64::from(changed);
+            *c.by_entity.entry(f.entity).or_default() += 1;
+            if f.row.is_some() && c.last_row != f.row {
+                c.rows += 1;
+                c.last_row = f.row;
+            }
         }
         // No allocation per finding once a file has been seen.
         match self.by_file.get_mut(path) {
@@ -236,13 +270,18 @@ impl<W: Write> Report<W> {
                             (false, Some(e)) => e.name().to_string(),
                             (false, None) => "scan".to_string(),
                         };
+                        let empty = ColumnCounts::default();
                         let n = self
                             .by_column
                             .get(&(path.clone(), c.name.clone()))
-                            .copied()
-                            .unwrap_or(0);
+                            .unwrap_or(&empty);
+                        let entities: BTreeMap<&str, u64> =
+                            n.by_entity.iter().map(|(e, k)| (e.name(), *k)).collect();
                         json!({"path": path, "column": c.name, "class": class, "how": c.how,
-                               "sampled": c.sampled, "matched": c.matched, "findings": n})
+                               "sql_type": c.sql_type.as_ref().map(|t| format!("{t:?}")),
+                               "sampled": c.sampled, "matched": c.matched, "findings": n.findings,
+                               "rows_with_findings": n.rows, "entities": entities,
+                               "changed": self.changes.as_ref().map(|_| n.changed)})
                     })
                     .collect();
                 let doc = json!({

@@ -665,3 +665,94 @@ fn image_files_are_one_photo_and_scrub_to_a_blank_of_their_kind() {
         );
     }
 }
+
+#[test]
+fn verify_rescans_outputs_and_fails_on_what_is_left() {
+    let dir = tempdir();
+    let key = key_file(dir.path(), "k.key", KEY_A);
+    let key = key.to_str().unwrap();
+    // A text log: everything is taken away, and our own tokens are not findings again.
+    let log = dir.path().join("app.log");
+    std::fs::write(
+        &log,
+        "login first_name=Maria last_name=Gonzalez email=maria.g@mercy-health.org\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.log");
+    let o = run(
+        &[
+            "scrub",
+            log.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--key-file",
+            key,
+            "--verify",
+        ],
+        b"",
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("verify: no finding left"));
+    // A column the classifier keeps (CODE) holding an email: scrub keeps it, verify catches it
+    // and names where, without the value.
+    let csv = dir.path().join("p.csv");
+    std::fs::write(&csv, "id,CODE\n1,jane.roe@mercy-health.org\n2,A12\n").unwrap();
+    let out = dir.path().join("p_out.csv");
+    let o = run(
+        &[
+            "scrub",
+            csv.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--key-file",
+            key,
+            "--verify",
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("EMAIL 1") && err.contains("row 1, CODE"),
+        "{err}"
+    );
+    assert_no_leak(&[&o.stdout, &o.stderr]);
+    // Standard output cannot be read back.
+    let o = run(&["scrub", "--verify", "--key-file", key], b"x\n");
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn tokens_and_placeholders_survive_a_second_scrub() {
+    let input = b"patient_name=\"Maria Gonzalez\" mrn=MRN-0048213 email=maria.g@mercy-health.org\n";
+    let dir = tempdir();
+    let key = key_file(dir.path(), "k.key", KEY_A);
+    let key = key.to_str().unwrap();
+    for keyed in [true, false] {
+        let mut args = vec!["scrub", "-q"];
+        if keyed {
+            args.extend(["--key-file", key]);
+        }
+        let once = run(&args, input);
+        assert_eq!(once.status.code(), Some(0));
+        assert_ne!(once.stdout, input);
+        let twice = run(&args, &once.stdout);
+        assert_eq!(
+            String::from_utf8_lossy(&twice.stdout),
+            String::from_utf8_lossy(&once.stdout),
+            "keyed={keyed}"
+        );
+        let scan = run(&["scan", "-q"], &once.stdout);
+        assert_eq!(
+            scan.status.code(),
+            Some(0),
+            "scrubbed output scans clean: {}",
+            String::from_utf8_lossy(&scan.stdout)
+        );
+    }
+}

@@ -455,3 +455,58 @@ fn json_report_has_a_per_column_summary() {
         (Some("keep"), Some(0))
     );
 }
+
+#[test]
+fn scrub_report_file_counts_changes_and_entities_per_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("patients.csv");
+    std::fs::write(
+        &csv,
+        "FIRST,notes,STATE\nAna,call (312) 447-2291 or mail ana.d@mercy-health.org,MA\nBo,ok,CT\nCy,SSN 536-22-8726,RI\n",
+    )
+    .unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(&policy, "[entities]\nEMAIL = \"keep\"\n").unwrap();
+    let report = dir.path().join("r.json");
+    let out = dir.path().join("out.csv");
+    let o = run(
+        &[
+            "scrub",
+            "--quiet",
+            csv.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--report",
+            "json",
+            "--report-file",
+            report.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let cols = v["columns"].as_array().unwrap();
+    let get = |name: &str| cols.iter().find(|c| c["column"] == name).unwrap();
+    let notes = get("notes");
+    assert_eq!(notes["findings"], 3);
+    assert_eq!(
+        notes["changed"], 2,
+        "the kept email is found but not changed"
+    );
+    assert_eq!(notes["rows_with_findings"], 2);
+    assert_eq!(notes["entities"]["PHONE"], 1);
+    assert_eq!(notes["entities"]["SSN"], 1);
+    assert_eq!(get("FIRST")["changed"], 3);
+    assert_eq!(get("STATE")["changed"], 0);
+    let text = std::fs::read_to_string(&report).unwrap();
+    for planted in ["Ana", "447-2291", "536-22-8726", "ana.d@"] {
+        assert!(!text.contains(planted), "{planted} in the report");
+    }
+}

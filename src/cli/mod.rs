@@ -1,6 +1,8 @@
 //! Command line: clap definitions, one file per subcommand, and the wiring from flags to the
 //! library's engine. No detection or transform logic lives here.
 
+mod filter;
+mod guard;
 mod keygen;
 mod profile;
 mod progress;
@@ -42,6 +44,10 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// Show how each column of a CSV/TSV file is classified (entity, kept or scanned).
     Profile(profile::ProfileArgs),
+    /// Scrub a stream line by line for log shippers: one line out per line in, flushed at once.
+    Filter(filter::FilterArgs),
+    /// Pre-commit guard: block commits that carry PHI or secrets (exit 0: clean, 1: found, 2: error).
+    Guard(guard::GuardArgs),
     /// Serve scrubbing over HTTP: NDJSON/JSON/text, OTLP logs, Presidio's API (bearer auth).
     Serve(serve::ServeArgs),
 }
@@ -186,6 +192,8 @@ pub fn main() -> i32 {
         Command::Keygen(a) => keygen::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Profile(a) => profile::run(a),
+        Command::Filter(a) => filter::run(a),
+        Command::Guard(a) => guard::run(a),
         Command::Serve(a) => serve::run(a),
     };
     match result {

@@ -24,6 +24,11 @@ pub struct ScrubArgs {
     /// Also write a report of what was changed to this file.
     #[arg(long, value_name = "FILE")]
     pub report_file: Option<PathBuf>,
+    /// Scan the written output again and exit 1 if any finding is left of an entity the
+    /// policy replaces by token, placeholder, redact or mask (shape, shift, zip3 and 90+ keep
+    /// their kind by design and are not counted). Needs `-o` or `--in-place`.
+    #[arg(long)]
+    pub verify: bool,
     /// Format of the report file.
     #[arg(long, value_enum, default_value_t = ReportFormat::Jsonl)]
     pub report: ReportFormat,
@@ -47,6 +52,11 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
     };
     let inputs = job::expand(&a.paths, exclude)?;
     job::check_dest(&inputs, &dest)?;
+    let verify_inputs = match (a.verify, job::outputs(&inputs, &dest)) {
+        (false, _) => None,
+        (true, Some(o)) => Some(o),
+        (true, None) => bail!("--verify scans the written files again: it needs -o or --in-place"),
+    };
     let rule_ids = engine.detector.report_rule_ids();
     let key_id = engine.transformer.key().map(|k| k.id().to_string());
     let sink: Box<dyn Write> = match &a.report_file {
@@ -64,6 +74,10 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
         ReportFormat::Text
     };
     let mut report = Report::new(format, sink, rule_ids, key_id);
+    let policy = engine.transformer.policy().clone();
+    report.count_changes(Box::new(move |e, rule| {
+        policy.action(e, rule) != phiscrub::policy::Action::Keep
+    }));
     let char_offsets = a.report_file.is_some() && report.needs_chars();
     let fingerprints = a.report_file.is_some() && report.needs_fingerprints();
     let positions = a.report_file.is_some();
@@ -100,6 +114,9 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
     if !a.common.quiet {
         eprintln!("{}", report.summary_line(started.elapsed().as_secs_f64()));
     }
+    if let Some(warning) = engine.transformer.collisions().summary() {
+        eprintln!("phiscrub: warning: {warning}");
+    }
     report.finish()?;
     if failed {
         bail!(
@@ -107,5 +124,68 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
             failures.len()
         );
     }
-    Ok(0)
+    match verify_inputs {
+        Some(outputs) => verify(&engine, &outputs, &a.common),
+        None => Ok(0),
+    }
+}
+
+/// `--verify`: scans the outputs with every column treated as free text (a classified column
+/// is all findings by definition) and counts what the policy should have taken away.
+fn verify(
+    engine: &phiscrub::pipeline::Engine,
+    outputs: &[job::Input],
+    common: &super::Common,
+) -> Result<i32> {
+    let columns = phiscrub::classify::ColumnRules::parse("")?;
+    let policy = engine.transformer.policy();
+    let mut left: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    let mut first: Option<String> = None;
+    let opts = JobOptions {
+        threads: common.threads(),
+        char_offsets: false,
+        fingerprints: false,
+        positions: true,
+        progress: None,
+        format: common.format,
+        delimiter: common.delimiter()?,
+        columns: &columns,
+        subject_column: None,
+        classes: None,
+    };
+    let failures = job::scan(
+        engine,
+        outputs,
+        opts,
+        |path, f| {
+            if policy.removes_kind(f.entity) {
+                *left.entry(f.entity.name()).or_default() += 1;
+                first.get_or_insert_with(|| match (&f.field, f.row) {
+                    (Some(field), Some(row)) => format!("{path}: row {row}, {field}"),
+                    _ => format!("{path}:{}:{}", f.line, f.column),
+                });
+            }
+            Ok(())
+        },
+        |_, _| Ok(()),
+    );
+    if super::report_failures(&failures) {
+        bail!("--verify could not read {} output(s)", failures.len());
+    }
+    if left.is_empty() {
+        if !common.quiet {
+            eprintln!(
+                "phiscrub: verify: no finding left in {} output(s)",
+                outputs.len()
+            );
+        }
+        return Ok(0);
+    }
+    let counts: Vec<String> = left.iter().map(|(e, n)| format!("{e} {n}")).collect();
+    eprintln!(
+        "phiscrub: verify: findings left in the output: {} (first at {})",
+        counts.join(", "),
+        first.unwrap_or_default()
+    );
+    Ok(1)
 }

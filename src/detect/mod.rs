@@ -12,6 +12,7 @@
 //! ```
 
 pub mod engine;
+pub mod gitleaks;
 pub mod names;
 pub mod rules;
 pub mod validate;

@@ -87,6 +87,12 @@ impl<'e> Cells<'e> {
         columns.classify(name, samples, &mut self.scanner, self.engine.min_score)
     }
 
+    /// Forgets the policy look-ups memoized by column name, so a long stream of ever new names
+    /// (a line filter) keeps the memo bounded.
+    pub fn forget_columns(&mut self) {
+        self.overrides.clear();
+    }
+
     /// Totals, and the scanner back to the pool.
     pub fn finish(self) -> Stats {
         self.engine.detector.recycle(self.scanner);
@@ -127,6 +133,7 @@ impl<'e> Cells<'e> {
                     how,
                     action: Some(action),
                     ty,
+                    unique: class.unique,
                 };
                 self.whole(value, w, field, row, place, opts, scrub, found)
             }
@@ -138,6 +145,7 @@ impl<'e> Cells<'e> {
                         how: class.how,
                         action: None,
                         ty,
+                        unique: class.unique,
                     };
                     self.whole(value, w, field, row, place, opts, scrub, found)
                 }
@@ -162,6 +170,7 @@ impl<'e> Cells<'e> {
                             how: None,
                             action,
                             ty,
+                            unique: false,
                         };
                         self.whole(value, w, field, row, place, opts, scrub, found)
                     }
@@ -182,7 +191,13 @@ impl<'e> Cells<'e> {
         scrub: bool,
         found: &mut dyn FnMut(&Located) -> io::Result<()>,
     ) -> Result<bool, PipelineError> {
-        let Whole { e, how, action, ty } = w;
+        let Whole {
+            e,
+            how,
+            action,
+            ty,
+            unique,
+        } = w;
         let trimmed = value.trim_ascii();
         if trimmed.is_empty() || !self.engine.filter.allows(e) {
             return Ok(false);
@@ -220,11 +235,28 @@ impl<'e> Cells<'e> {
         self.engine
             .transformer
             .apply_with(action, e, value, subject, &mut self.value);
+        let mut shaped = action == Action::Shape;
         if let Some(ty) = ty {
             // A photo in a binary column always becomes a blank image of its own format.
             let photo = e == Entity::Photo && matches!(ty, SqlType::Binary { .. });
             if photo || !ty.accepts(&self.value) {
-                self.fit(ty, e, value);
+                shaped = self.fit(ty, e, value);
+            }
+        }
+        if let (true, Some(f)) = (shaped, field) {
+            let norm = crate::transform::normalize::normalize(e, value);
+            if self
+                .engine
+                .transformer
+                .collisions()
+                .check(f, &norm, &self.value)
+                && unique
+            {
+                return Err(PipelineError::Format(format!(
+                    "column {f}, row {row}: two different values got the same shape-preserving \
+                     replacement in a unique column, so the restore would fail; give this \
+                     column the `token` action in the policy's [columns]"
+                )));
             }
         }
         self.stats.changed += 1;
@@ -238,12 +270,14 @@ impl<'e> Cells<'e> {
     /// and addresses get keyed values of their own form, text too long for its column gets a
     /// same-length shape (or mask) instead of a token. Whatever still does not fit is masked
     /// character for character, which fits every column the original fitted.
-    fn fit(&mut self, ty: &SqlType, e: Entity, value: &[u8]) {
+    /// Returns whether the fitted value is a shape-preserving replacement.
+    fn fit(&mut self, ty: &SqlType, e: Entity, value: &[u8]) -> bool {
         let mut out = std::mem::take(&mut self.value);
         out.clear();
         let subject = self.has_subject.then_some(self.subject.as_slice());
-        Self::fit_into(self.engine, ty, e, value, subject, &mut out);
+        let shaped = Self::fit_into(self.engine, ty, e, value, subject, &mut out);
         self.value = out;
+        shaped
     }
 
     fn fit_into(
@@ -253,9 +287,10 @@ impl<'e> Cells<'e> {
         value: &[u8],
         subject: Option<&[u8]>,
         out: &mut Vec<u8>,
-    ) {
+    ) -> bool {
         let t = &engine.transformer;
         let keyed = t.key().is_some();
+        let mut shaped = false;
         match ty {
             SqlType::Integer { max, .. } => {
                 if !t.permute_digits(e, value.trim_ascii(), Some(*max), out) {
@@ -287,14 +322,19 @@ impl<'e> Cells<'e> {
                     out.extend_from_slice(crate::formats::image::blank(kind));
                 }
             }
-            _ if keyed => t.apply_with(Action::Shape, e, value, subject, out),
+            _ if keyed => {
+                t.apply_with(Action::Shape, e, value, subject, out);
+                shaped = true;
+            }
             _ => mask::mask(value, '*', 0, out),
         }
         if !ty.accepts(out) {
             out.clear();
             let ch = if ty.is_numeric() { '0' } else { '*' };
             mask::mask(value, ch, 0, out);
+            shaped = false;
         }
+        shaped
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -320,7 +360,11 @@ impl<'e> Cells<'e> {
             &mut hits,
         );
         let (min, filter) = (self.engine.min_score, &self.engine.filter);
-        hits.retain(|h| h.score >= min && filter.allows(h.entity));
+        hits.retain(|h| {
+            h.score >= min
+                && filter.allows(h.entity)
+                && !crate::transform::token::within_own(value, h.start, h.end)
+        });
         if hits.is_empty() {
             self.found = hits;
             return Ok(false);
@@ -447,6 +491,7 @@ struct Whole<'a> {
     how: Option<How>,
     action: Option<Action>,
     ty: Option<&'a SqlType>,
+    unique: bool,
 }
 
 /// Whether a cell of an age column is over 89 (only those change).
@@ -559,6 +604,65 @@ mod tests {
             let fk = class(Some(Entity::OtherId), "int4 NOT NULL");
             assert_eq!(scrub(&e, &fk, id.to_string().as_bytes()), out);
         }
+    }
+
+    #[test]
+    fn shaped_collisions_fail_a_unique_column_and_are_counted_elsewhere() {
+        let e = engine(true);
+        // SSN shapes have 10^8 values: find two inputs with one replacement by brute force
+        // over a small range, then replay them into a unique and a plain column.
+        let mut seen = std::collections::HashMap::new();
+        let c = class(Some(Entity::Ssn), "varchar(11)");
+        let mut pair = None;
+        for n in 0..200_000u32 {
+            let d = (123_000_000 + n * 7).to_string();
+            let v = format!("{}-{}-{}", &d[..3], &d[3..5], &d[5..]);
+            let mut o = Vec::new();
+            e.transformer
+                .apply(Entity::Ssn, "ssn.dashed", v.as_bytes(), &mut o);
+            if let Some(prev) = seen.insert(o, v.clone()) {
+                pair = Some((prev, v));
+                break;
+            }
+        }
+        let (a, b) = pair.expect("a collision within 200k SSNs (birthday bound at 10^8)");
+        let field: Arc<str> = Arc::from("patients.ssn");
+        let run = |unique: bool| {
+            let mut col = c.clone();
+            col.unique = unique;
+            let engine = engine(true);
+            let mut cells = Cells::new(&engine);
+            let place = |_| (0, 0, 0);
+            let opts = RunOptions::default();
+            let mut results = Vec::new();
+            for v in [&a, &b] {
+                results.push(
+                    cells
+                        .cell(
+                            v.as_bytes(),
+                            &col,
+                            Some(&field),
+                            1,
+                            &place,
+                            &opts,
+                            true,
+                            &mut |_| Ok(()),
+                        )
+                        .map_err(|e| e.to_string()),
+                );
+            }
+            (results, engine.transformer.collisions().summary())
+        };
+        let (r, summary) = run(true);
+        let err = r[1].clone().unwrap_err();
+        assert!(
+            err.contains("patients.ssn") && !err.contains(&a) && !err.contains(&b),
+            "{err}"
+        );
+        assert!(summary.is_some());
+        let (r, summary) = run(false);
+        assert!(r.iter().all(Result::is_ok));
+        assert!(summary.unwrap().contains("patients.ssn 1"));
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub fn run<W: Write + ?Sized>(
         out: Vec::new(),
         scrub: output.is_some(),
         subjects: Vec::new(),
+        select: FieldSelect::all(),
     };
     let bytes = if document {
         st.document(input, output, opts, found)?
@@ -126,6 +127,8 @@ struct State<'e, 'c> {
     scrub: bool,
     /// `--subject-column`: the subject of each record of the span being rewritten, by record.
     subjects: Vec<(u64, Vec<u8>)>,
+    /// The key paths rewritten (all, unless a line filter names some).
+    select: FieldSelect,
 }
 
 impl State<'_, '_> {
@@ -368,6 +371,7 @@ impl State<'_, '_> {
             out,
             scrub,
             subjects,
+            select,
         } = self;
         out.clear();
         // The record whose subject is set (none yet).
@@ -377,6 +381,9 @@ impl State<'_, '_> {
         // line stay linear.
         let col_memo = Cell::new((usize::MAX, 0usize, 0u64));
         walk(buf, span, records, &mut |path, tok| {
+            if !select.matches(path) {
+                return Ok(());
+            }
             if !paths.contains_key(path) {
                 // First seen after the sample: its name alone decides.
                 let class = cells.classify(columns, path, &[]);
@@ -535,6 +542,137 @@ fn fill(
     }
     let n = input.take(want as u64).read_to_end(buf).map_err(err)?;
     Ok(n < want)
+}
+
+// ---------------------------------------------------------------------------------------------
+// One line at a time, for a line filter (`phiscrub filter`) that answers each line on its own.
+
+/// The key paths a line filter rewrites: a name selects that path and everything under it
+/// (`patient` selects `patient.ssn` and `patient.ids[]`); no names select every path.
+#[derive(Debug, Clone, Default)]
+pub struct FieldSelect {
+    names: Vec<String>,
+}
+
+impl FieldSelect {
+    /// Every key path.
+    pub fn all() -> FieldSelect {
+        FieldSelect::default()
+    }
+
+    /// Only these key paths and what lies under them; an empty list selects all.
+    pub fn new(names: Vec<String>) -> FieldSelect {
+        FieldSelect { names }
+    }
+
+    pub fn matches(&self, path: &str) -> bool {
+        self.names.is_empty()
+            || self.names.iter().any(|n| {
+                path.strip_prefix(n.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+            })
+    }
+}
+
+/// Why a line is not JSON: the byte offset in the line and what was wrong, never content.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("malformed JSON: {what} at byte {at}")]
+    Syntax { at: usize, what: &'static str },
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+/// Key paths remembered by a [`LineRewriter`] before the memo starts over, so a stream of ever
+/// new keys (ids as keys) cannot grow it without bound.
+const MAX_LINE_PATHS: usize = 4096;
+
+/// Rewrites JSON values one line at a time, with the same per-cell logic as [`run`]. There is no
+/// sample: a key path is classified by its name alone, as `run` does for a path first seen
+/// after its sample, so each line's answer depends on that line only.
+pub struct LineRewriter<'e, 'c> {
+    st: State<'e, 'c>,
+}
+
+impl<'e, 'c> LineRewriter<'e, 'c> {
+    pub fn new(engine: &'e Engine, columns: &'c ColumnRules, select: FieldSelect) -> Self {
+        LineRewriter {
+            st: State {
+                cells: Cells::new(engine),
+                engine,
+                columns,
+                paths: HashMap::new(),
+                text: Vec::new(),
+                out: Vec::new(),
+                scrub: true,
+                subjects: Vec::new(),
+                select,
+            },
+        }
+    }
+
+    /// Rewrites the JSON value in `line` (surrounding white space allowed; nothing but white
+    /// space is no value and unchanged). Returns whether it changed; if so [`Self::out`] holds
+    /// the rewritten line, every byte outside the changed values as it was.
+    ///
+    /// # Errors
+    /// [`LineError::Syntax`] for a line that is not one JSON value (invalid UTF-8 in a string
+    /// included); `opts.mode` is ignored (this always rewrites).
+    pub fn rewrite(
+        &mut self,
+        line: &[u8],
+        row: u64,
+        opts: &RunOptions<'_>,
+        found: &mut dyn FnMut(&Located) -> io::Result<()>,
+    ) -> Result<bool, LineError> {
+        if self.st.paths.len() > MAX_LINE_PATHS {
+            self.st.paths.clear();
+            self.st.cells.forget_columns();
+        }
+        self.st
+            .rewrite(line, 0..line.len(), 0, row, Rows::Line(row), opts, found)
+            .map_err(|e| match e {
+                Stop::Syntax(s) => LineError::Syntax {
+                    at: s.at,
+                    what: s.what,
+                },
+                Stop::Visit(p) => LineError::Pipeline(p),
+            })
+    }
+
+    /// The last rewritten line (valid after [`Self::rewrite`] returned `Ok(true)`).
+    pub fn out(&self) -> &[u8] {
+        &self.st.out
+    }
+
+    /// Scrubs `value` as one cell with no column (plain text), with the same scanner; returns
+    /// whether it changed, the new value then in [`Self::value`].
+    ///
+    /// # Errors
+    /// Only what `found` returns.
+    pub fn text(
+        &mut self,
+        value: &[u8],
+        row: u64,
+        opts: &RunOptions<'_>,
+        found: &mut dyn FnMut(&Located) -> io::Result<()>,
+    ) -> Result<bool, PipelineError> {
+        let class = ColumnClass::scanned("");
+        let place = |_: usize| (0, row, 0);
+        self.st
+            .cells
+            .cell(value, &class, None, row, &place, opts, true, found)
+    }
+
+    /// The value [`Self::text`] rewrote.
+    pub fn value(&self) -> &[u8] {
+        &self.st.cells.value
+    }
+
+    /// The totals, and the scanner back to the pool.
+    pub fn finish(self) -> Stats {
+        self.st.cells.finish()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -994,7 +1132,7 @@ fn is_json_integer(v: &[u8]) -> bool {
 /// Appends `value` as a JSON string. `ascii` (the original was written in ASCII, non-ASCII as
 /// `\u` escapes) keeps it so. Bytes that are not UTF-8 (a transform cutting a character) become
 /// U+FFFD, as JSON has no way to carry them.
-fn encode_string(value: &[u8], ascii: bool, out: &mut Vec<u8>) {
+pub fn encode_string(value: &[u8], ascii: bool, out: &mut Vec<u8>) {
     out.push(b'"');
     for c in String::from_utf8_lossy(value).chars() {
         match c {
@@ -1455,5 +1593,43 @@ mod tests {
         assert!(out.ends_with(b"\"}}\n"));
         assert_eq!(found[0].field.as_deref(), Some("a.ssn"));
         assert_eq!(found[0].row, Some(1));
+    }
+
+    #[test]
+    fn field_selection() {
+        let sel = FieldSelect::new(vec!["msg".into(), "patient".into(), "$!".into()]);
+        for (path, want) in [
+            ("msg", true),
+            ("msg.x", true),
+            ("msg[]", true),
+            ("msgid", false),
+            ("patient.ssn", true),
+            ("patients", false),
+            ("$!.user.email", true),
+            ("note", false),
+            ("", false),
+        ] {
+            assert_eq!(sel.matches(path), want, "{path}");
+        }
+        assert!(FieldSelect::all().matches("anything.at[].all"));
+    }
+
+    #[test]
+    fn line_rewriter_memo_stays_bounded() {
+        let engine = engine();
+        let columns = ColumnRules::builtin().unwrap();
+        let mut r = LineRewriter::new(&engine, &columns, FieldSelect::all());
+        for i in 0..MAX_LINE_PATHS * 2 {
+            let line = format!("{{\"k{i}\": \"x\", \"ssn\": \"536-22-8726\"}}");
+            assert!(r
+                .rewrite(line.as_bytes(), 1, &opts(None), &mut |_| Ok(()))
+                .unwrap());
+            assert!(r.st.paths.len() <= MAX_LINE_PATHS + 2);
+        }
+        assert!(!String::from_utf8_lossy(r.out()).contains("536-22-8726"));
+        let err = r
+            .rewrite(b"{\"a\": 1,}", 1, &opts(None), &mut |_| Ok(()))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "malformed JSON: expected a key at byte 8");
     }
 }

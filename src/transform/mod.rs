@@ -11,6 +11,7 @@
 //! assert_eq!(out[0], b'9');
 //! ```
 
+pub mod collide;
 pub mod key;
 pub mod mask;
 pub mod normalize;
@@ -30,6 +31,8 @@ pub struct Transformer {
     policy: Policy,
     key: Option<Key>,
     date_offset: i64,
+    /// Shared by every clone (every worker) of this transformer: shaped values seen per column.
+    collisions: std::sync::Arc<collide::Collisions>,
 }
 
 /// The largest date shift, in days, either way.
@@ -42,7 +45,13 @@ impl Transformer {
             policy,
             key,
             date_offset,
+            collisions: Default::default(),
         }
+    }
+
+    /// The collision watch over shape-preserving replacements of structured columns.
+    pub fn collisions(&self) -> &collide::Collisions {
+        &self.collisions
     }
 
     pub fn policy(&self) -> &Policy {

@@ -1,0 +1,110 @@
+//! Collision watch for shape-preserving replacements. A token carries 60 keyed bits and a
+//! numeric key is permuted (a bijection), so neither collides in practice; a shape-preserving
+//! SSN has only the 10⁸ values of the never-issued 9xx area, so among ten thousand distinct
+//! SSNs two are likely to get the same replacement (the birthday bound). In a unique column
+//! that breaks the restore; in any column it merges two people. So every shaped value of a
+//! structured column is checked here: two different inputs with one output is a collision,
+//! which the caller turns into an error for a column known to be unique and a counted
+//! warning otherwise.
+//!
+//! Memory is bounded: after [`LIMIT`] distinct values the watch stops adding (and says so in
+//! [`Collisions::summary`]); hashes only, never values.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Distinct shaped values remembered, over all columns (about 40 bytes each).
+pub const LIMIT: usize = 4_000_000;
+
+const SHARDS: usize = 16;
+
+/// Shaped outputs seen so far, by column, as hashes.
+#[derive(Debug, Default)]
+pub struct Collisions {
+    shards: [Mutex<HashMap<u64, u64>>; SHARDS],
+    entries: AtomicUsize,
+    /// Collisions per column.
+    found: Mutex<BTreeMap<String, u64>>,
+}
+
+fn hash(parts: &[&[u8]]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+impl Collisions {
+    /// Records that `input` (normalized) became `output` in `column`; returns `true` when a
+    /// different input already became the same output there.
+    pub fn check(&self, column: &str, input: &[u8], output: &[u8]) -> bool {
+        let out = hash(&[column.as_bytes(), output]);
+        let inp = hash(&[input]);
+        let shard = &self.shards[(out as usize) % SHARDS];
+        let Ok(mut map) = shard.lock() else {
+            return false;
+        };
+        match map.get(&out) {
+            Some(&prev) if prev != inp => {
+                drop(map);
+                if let Ok(mut f) = self.found.lock() {
+                    *f.entry(column.to_string()).or_default() += 1;
+                }
+                true
+            }
+            Some(_) => false,
+            None => {
+                if self.entries.load(Ordering::Relaxed) < LIMIT {
+                    map.insert(out, inp);
+                    self.entries.fetch_add(1, Ordering::Relaxed);
+                }
+                false
+            }
+        }
+    }
+
+    /// One line for the run summary when anything collided or the watch filled up; `None`
+    /// when there is nothing to say.
+    pub fn summary(&self) -> Option<String> {
+        let found = self.found.lock().ok()?;
+        let full = self.entries.load(Ordering::Relaxed) >= LIMIT;
+        if found.is_empty() && !full {
+            return None;
+        }
+        let mut parts: Vec<String> = found.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        if full {
+            parts.push(format!(
+                "(watch full after {LIMIT} values: later ones unchecked)"
+            ));
+        }
+        Some(format!(
+            "shape-preserving replacements collided (two values, one replacement): {}; \
+             use `token` for those columns if they must stay distinct",
+            parts.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_input_is_no_collision_different_input_is() {
+        let c = Collisions::default();
+        assert!(!c.check("p.ssn", b"123456789", b"912-34-5678"));
+        assert!(!c.check("p.ssn", b"123456789", b"912-34-5678"), "a repeat");
+        assert!(
+            !c.check("q.ssn", b"987654321", b"912-34-5678"),
+            "another column"
+        );
+        assert!(c.check("p.ssn", b"987654321", b"912-34-5678"));
+        let s = c.summary().unwrap();
+        assert!(s.contains("p.ssn 1") && !s.contains("912"), "{s}");
+        assert!(Collisions::default().summary().is_none());
+    }
+}
