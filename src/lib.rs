@@ -34,4 +34,5 @@ pub mod job;
 pub mod pipeline;
 pub mod policy;
 pub mod report;
+pub mod serve;
 pub mod transform;

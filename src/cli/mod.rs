@@ -9,6 +9,7 @@ mod progress;
 mod rules;
 mod scan;
 mod scrub;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -47,6 +48,8 @@ pub enum Command {
     Filter(filter::FilterArgs),
     /// Pre-commit guard: block commits that carry PHI or secrets (exit 0: clean, 1: found, 2: error).
     Guard(guard::GuardArgs),
+    /// Serve scrubbing over HTTP: NDJSON/JSON/text, OTLP logs, Presidio's API (bearer auth).
+    Serve(serve::ServeArgs),
 }
 
 /// Flags shared by `scan` and `scrub`.
@@ -191,6 +194,7 @@ pub fn main() -> i32 {
         Command::Profile(a) => profile::run(a),
         Command::Filter(a) => filter::run(a),
         Command::Guard(a) => guard::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(code) => code,
