@@ -332,6 +332,13 @@ struct Compiled {
     /// keeps `\b\d{9}\b` (an SSN only next to "SSN") from costing a validation on every
     /// nine-digit number of a log.
     near: Option<PatternSet2>,
+    /// Rules searched at their literals (see [`Rule::searched_at_literals`]): the automaton of
+    /// all their literals, and per literal the patterns of `lit` that hold it.
+    lit: Option<PatternSet2>,
+    /// One SIMD substring finder per literal and case (lower, upper): an aho-corasick pass
+    /// here cost 16 instructions a byte, as much as the union DFA saved.
+    lit_finders: Vec<(memchr::memmem::Finder<'static>, usize)>,
+    lit_of: Vec<Vec<PatternID>>,
     /// Hotwords and keywords of every rule, one automaton, ASCII case-insensitive.
     words: Option<AhoCorasick>,
     /// Per automaton pattern: rules it is a hotword of, rules it is a keyword of, and whether
@@ -379,9 +386,42 @@ impl Detector {
         openers.sort();
         openers.dedup();
         let opener = opener_pattern(&openers);
-        let free = PatternSet2::build(&rules, |r| !r.searched_near_hotwords(), opener.as_deref())?;
+        let free = PatternSet2::build(
+            &rules,
+            |r| !r.searched_near_hotwords() && !r.searched_at_literals(),
+            opener.as_deref(),
+        )?;
         let near = PatternSet2::build(&rules, |r| r.searched_near_hotwords(), None)?;
-
+        let lit = PatternSet2::build(&rules, |r| r.searched_at_literals(), None)?;
+        let mut lit_words: Vec<String> = Vec::new();
+        let mut lit_of: Vec<Vec<PatternID>> = Vec::new();
+        if let Some(set) = &lit {
+            for (p, &r) in set.rule_of.iter().enumerate() {
+                for l in &rules[r as usize].literals {
+                    let l = l.to_ascii_lowercase();
+                    let i = match lit_words.iter().position(|x| *x == l) {
+                        Some(i) => i,
+                        None => {
+                            lit_words.push(l);
+                            lit_of.push(Vec::new());
+                            lit_words.len() - 1
+                        }
+                    };
+                    lit_of[i].push(PatternID::new_unchecked(p));
+                }
+            }
+        }
+        let mut lit_finders = Vec::new();
+        for (i, w) in lit_words.iter().enumerate() {
+            let upper = w.to_ascii_uppercase();
+            lit_finders.push((memchr::memmem::Finder::new(w.as_bytes()).into_owned(), i));
+            if upper != *w {
+                lit_finders.push((
+                    memchr::memmem::Finder::new(upper.as_bytes()).into_owned(),
+                    i,
+                ));
+            }
+        }
         let mut words: Vec<String> = Vec::new();
         let mut hot_of: Vec<Vec<u32>> = Vec::new();
         let mut kw_of: Vec<Vec<u32>> = Vec::new();
@@ -459,6 +499,9 @@ impl Detector {
                 rules,
                 free,
                 near,
+                lit,
+                lit_finders,
+                lit_of,
                 words: words_ac,
                 hot_of,
                 kw_of,
@@ -495,6 +538,7 @@ impl Detector {
         Scanner {
             free: c.free.as_ref().map(SetCache::new),
             near: c.near.as_ref().map(SetCache::new),
+            lit: c.lit.as_ref().map(SetCache::new),
             hits: Vec::new(),
             candidates: Vec::new(),
             openers: Vec::new(),
@@ -534,6 +578,7 @@ pub struct Scanner {
     inner: Arc<Compiled>,
     free: Option<SetCache>,
     near: Option<SetCache>,
+    lit: Option<SetCache>,
     /// Hotword hits of the window under test.
     hits: Vec<Hit>,
     /// Patterns that also match where a candidate was rejected (reused buffer).
@@ -553,6 +598,7 @@ fn is_word(b: u8) -> bool {
 enum Which {
     Free,
     Near,
+    Lit,
 }
 
 impl Scanner {
@@ -586,6 +632,14 @@ impl Scanner {
                 field_hot,
                 &mut free_found,
             );
+        }
+        if inner.lit.is_some() {
+            let lit_found = self.search_literals(&inner, hay, from, field_hot);
+            if !lit_found.is_empty() {
+                let mut merged = Vec::with_capacity(free_found.len() + lit_found.len());
+                merge_resolved(&mut merged, free_found, lit_found);
+                free_found = merged;
+            }
         }
         // The context before `from` may hold a hotword the free pass did not see.
         if inner.near.is_some() && from > 0 {
@@ -675,6 +729,7 @@ impl Scanner {
         let Some(set) = (match which {
             Which::Free => inner.free.as_ref(),
             Which::Near => inner.near.as_ref(),
+            Which::Lit => inner.lit.as_ref(),
         }) else {
             return;
         };
@@ -714,6 +769,59 @@ impl Scanner {
         }
     }
 
+    /// Findings of the rules searched at their literals: at each literal occurrence, each of
+    /// its rules is tried anchored at the `literal_reach` bytes before it, leftmost first.
+    fn search_literals(
+        &mut self,
+        inner: &Compiled,
+        hay: &[u8],
+        from: usize,
+        field_hot: Option<&[u32]>,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let Some(set) = &inner.lit else {
+            return out;
+        };
+        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+        for (finder, lit) in &inner.lit_finders {
+            let len = finder.needle().len();
+            hits.extend(
+                finder
+                    .find_iter(&hay[from..])
+                    .map(|i| (from + i, *lit, len)),
+            );
+        }
+        hits.sort_unstable();
+        // Findings do not overlap: the next one starts at or after the last one's end.
+        let mut next = from;
+        for (h, lit, len) in hits {
+            if h < next {
+                continue;
+            }
+            'pids: for &pid in &inner.lit_of[lit] {
+                let reach = inner.rules[set.rule_of[pid.as_usize()] as usize].literal_reach;
+                for s in h.saturating_sub(reach).max(next)..=h {
+                    let Some((ms, me)) =
+                        self.anchored_match(set, Which::Lit, hay, s, hay.len(), pid)
+                    else {
+                        continue;
+                    };
+                    if me < h + len {
+                        continue;
+                    }
+                    if let Some(f) =
+                        self.confirm(inner, set, Which::Lit, hay, ms, me, pid, field_hot)
+                    {
+                        self.push_with_extra(&mut out, f);
+                        next = me.max(s + 1);
+                        break 'pids;
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The leftmost-first match in `hay[at..limit]`: the union's forward DFA gives its end and
     /// pattern, that pattern's own reverse DFA its start.
     fn find(
@@ -747,6 +855,7 @@ impl Scanner {
         let c = match which {
             Which::Free => self.free.as_mut(),
             Which::Near => self.near.as_mut(),
+            Which::Lit => self.lit.as_mut(),
         };
         c.expect("a cache exists for every pattern set that exists")
     }
@@ -1025,6 +1134,29 @@ fn resume_after_failure(hay: &[u8], s: usize, e: usize) -> usize {
         .unwrap_or(end)
 }
 
+/// Both lists in start order, each already resolved, into `out` through [`push_resolved`].
+fn merge_resolved(out: &mut Vec<Finding>, a: Vec<Finding>, b: Vec<Finding>) {
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => {
+                if x.start <= y.start {
+                    a.next()
+                } else {
+                    b.next()
+                }
+            }
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (None, None) => break,
+        };
+        if let Some(f) = next {
+            push_resolved(out, f);
+        }
+    }
+}
+
 /// Keeps findings ordered and non-overlapping: of two that overlap, the higher score wins, then
 /// the longer.
 fn push_resolved(out: &mut Vec<Finding>, f: Finding) {
@@ -1242,6 +1374,31 @@ mod tests {
             let found = scan(&det, text);
             assert!(found.is_empty(), "{text:?}: {:?}", found.iter().map(|f| &text[f.start..f.end]).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn literal_rules_are_found_at_their_literals() {
+        let det = builtin().unwrap();
+        let hex = format!("ffd8ffe0{}", "0a".repeat(70));
+        for (text, start) in [
+            (format!("x 0x{hex} y"), 2),
+            (format!("img={hex} y"), 4),
+            (format!("\\x{} y", hex.to_ascii_uppercase()), 0),
+        ] {
+            let found = scan(&det, &text);
+            let got: Vec<(usize, usize)> = found
+                .iter()
+                .filter(|f| f.entity == Entity::Photo)
+                .map(|f| (f.start, f.end))
+                .collect();
+            assert_eq!(got, [(start, text.len() - 2)], "{text}: {found:?}");
+        }
+        // A match may not start in the context before `from`.
+        let text = format!("0x{hex}");
+        let mut out = Vec::new();
+        det.scanner()
+            .scan(text.as_bytes(), 1, &Context::default(), &mut out);
+        assert!(out.iter().all(|f| f.start >= 1), "{out:?}");
     }
 
     #[test]
