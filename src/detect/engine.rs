@@ -845,9 +845,14 @@ impl Scanner {
         let rev = Input::new(hay).range(at..e).anchored(Anchored::Yes);
         match one.rev.try_search_rev(&mut oc.rev, &rev) {
             Ok(Some(start)) => Some((start.offset(), e, pid)),
-            // The union matched here, so the pattern alone does; should it ever not, the match
-            // is taken as starting at its end and the search moves on.
-            _ => Some((e, e, pid)),
+            // The union matched here, so the pattern alone does; should its reverse DFA ever
+            // give up, the pattern's own two-way search from `at` answers instead.
+            _ => {
+                let m = one
+                    .re
+                    .search_with(&mut oc.re, &Input::new(hay).range(at..limit))?;
+                Some((m.start(), m.end(), pid))
+            }
         }
     }
 
