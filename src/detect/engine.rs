@@ -7,10 +7,12 @@
 //! there, and those are tried in priority order. That keeps one pass for the common case and
 //! still lets a nine-digit run that is no SSN be an ABA routing number or an MRN.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
+use regex_automata::hybrid;
 use regex_automata::meta::{self, Regex};
+use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind, PatternID, PatternSet};
@@ -63,27 +65,87 @@ fn meta_config(kind: MatchKind) -> meta::Config {
         .hybrid_cache_capacity(64 << 20)
 }
 
-/// Checks that one rule's regex compiles under the engine's syntax, so a pack error names the
-/// rule rather than failing the whole set.
+/// Checks that one rule's regex parses under the engine's syntax, so a pack error names the
+/// rule rather than failing the whole set. Only the parser runs: compiling every rule on its
+/// own at load cost more than the whole scan of a one-line file (issue 5's pre-commit guard),
+/// and a rule too big to compile is still named, by [`Detector::new`].
 pub fn check_regex(pattern: &str) -> Result<(), String> {
-    Regex::builder()
-        .syntax(syntax_config())
-        .configure(meta_config(MatchKind::LeftmostFirst))
-        .build(pattern)
+    syntax::parse_with(pattern, &syntax_config())
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
 
-/// One multi-pattern regex pair over a subset of the rules.
+/// One rule's regex on its own, built the first time a match of that rule needs it: the
+/// union's DFA finds where a match ends and which rule it is, and this small one finds where
+/// it starts (reverse DFA) and its groups. On the union those two steps were most of the scan:
+/// the union's reverse DFA kept learning states, and the bounded backtracker cleared a visited
+/// set sized by the union's whole NFA for every capture search.
+struct One {
+    re: Regex,
+    rev: hybrid::dfa::DFA,
+    /// Group index of the `value` group, and the groups named after an entity
+    /// (`(?P<ZIP>…)`), each a finding of its own so `Springfield, IL 62704` yields city and ZIP.
+    value_group: Option<usize>,
+    entity_groups: Vec<(usize, Entity)>,
+}
+
+impl One {
+    fn build(pattern: &str) -> Option<One> {
+        let re = Regex::builder()
+            .syntax(syntax_config())
+            .configure(
+                meta_config(MatchKind::LeftmostFirst)
+                    .hybrid_cache_capacity(2 << 20)
+                    // Only anchored searches run on it: a prefilter would never be used.
+                    .auto_prefilter(false),
+            )
+            .build(pattern)
+            .ok()?;
+        let rev = hybrid::dfa::DFA::builder()
+            .syntax(syntax_config())
+            .thompson(
+                thompson::Config::new()
+                    .reverse(true)
+                    .which_captures(WhichCaptures::None),
+            )
+            .configure(
+                hybrid::dfa::Config::new()
+                    .match_kind(MatchKind::All)
+                    .cache_capacity(2 << 20),
+            )
+            .build(pattern)
+            .ok()?;
+        let info = re.group_info();
+        let pid = PatternID::ZERO;
+        let value_group = info.to_index(pid, "value");
+        let entity_groups = info
+            .pattern_names(pid)
+            .enumerate()
+            .filter_map(|(g, name)| Some((g, name?.parse::<Entity>().ok()?)))
+            .collect();
+        Some(One {
+            re,
+            rev,
+            value_group,
+            entity_groups,
+        })
+    }
+}
+
+/// One multi-pattern regex over a subset of the rules, plus what is built from it on demand.
 struct PatternSet2 {
-    first: Regex,
-    all: Regex,
+    /// Leftmost-first over all patterns, forward only: where the next match ends, and whose.
+    first: hybrid::dfa::DFA,
+    /// Match kind `All` over the same NFA, for which other patterns match where a candidate
+    /// was rejected; built on the first rejection (a one-line input usually has none).
+    all: OnceLock<Option<hybrid::dfa::DFA>>,
+    nfa: thompson::NFA,
+    patterns: Vec<String>,
     /// Pattern id → rule index.
     rule_of: Vec<u32>,
-    /// Per pattern: slot of the `value` group, and the groups named after an entity
-    /// (`(?P<ZIP>…)`), each a finding of its own so `Springfield, IL 62704` yields city and ZIP.
-    value_slot: Vec<Option<usize>>,
-    entity_slots: Vec<Vec<(usize, Entity)>>,
+    /// Per pattern: whether it has groups to read (so its match needs a capture search).
+    has_groups: Vec<bool>,
+    one: Vec<OnceLock<Option<One>>>,
 }
 
 impl PatternSet2 {
@@ -95,45 +157,83 @@ impl PatternSet2 {
         let mut rule_of: Vec<u32> = (0..rules.len() as u32)
             .filter(|&i| pick(&rules[i as usize]))
             .collect();
-        let mut patterns: Vec<&str> = rule_of
+        let mut patterns: Vec<String> = rule_of
             .iter()
-            .map(|&i| rules[i as usize].regex.as_str())
+            .map(|&i| rules[i as usize].regex.clone())
             .collect();
         if let Some(o) = openers {
-            patterns.push(o);
+            patterns.push(o.to_string());
             rule_of.push(OPENER);
         }
         if rule_of.is_empty() {
             return Ok(None);
         }
-        let build = |kind| {
-            Regex::builder()
-                .syntax(syntax_config())
-                .configure(meta_config(kind))
-                .build_many(&patterns)
-                .map_err(|e| BuildError::Regex(e.to_string()))
-        };
-        let first = build(MatchKind::LeftmostFirst)?;
-        let all = build(MatchKind::All)?;
-        let info = first.group_info();
-        let value_slot = (0..patterns.len())
-            .map(|i| info.to_index(PatternID::new_unchecked(i), "value"))
+        let mut hirs = Vec::with_capacity(patterns.len());
+        for (p, &r) in patterns.iter().zip(&rule_of) {
+            let hir = syntax::parse_with(p, &syntax_config()).map_err(|e| {
+                let id = rules
+                    .get(r as usize)
+                    .map_or("(hotwords)", |r| r.id.as_str());
+                BuildError::Regex(format!("rule `{id}`: {e}"))
+            })?;
+            hirs.push(hir);
+        }
+        let has_groups = hirs
+            .iter()
+            .map(|h| h.properties().explicit_captures_len() > 0)
             .collect();
-        let entity_slots = (0..patterns.len())
-            .map(|i| {
-                info.pattern_names(PatternID::new_unchecked(i))
-                    .enumerate()
-                    .filter_map(|(slot, name)| Some((slot, name?.parse::<Entity>().ok()?)))
-                    .collect()
-            })
-            .collect();
+        // The lazy DFA alone, not a `meta::Regex`: only the forward search of the union is
+        // ever run, so its reverse NFA, one-pass DFA and backtracker would be start-up spent
+        // for nothing. With ASCII classes and no Unicode word boundary it never quits.
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .utf8(false)
+                    .nfa_size_limit(Some(64 << 20))
+                    .which_captures(WhichCaptures::None),
+            )
+            .build_many_from_hir(&hirs)
+            .map_err(|e| BuildError::Regex(e.to_string()))?;
+        let first = hybrid::dfa::DFA::builder()
+            .configure(
+                hybrid::dfa::Config::new()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .cache_capacity(64 << 20),
+            )
+            .build_from_nfa(nfa.clone())
+            .map_err(|e| BuildError::Regex(e.to_string()))?;
+        let one = (0..patterns.len()).map(|_| OnceLock::new()).collect();
         Ok(Some(PatternSet2 {
             first,
-            all,
+            all: OnceLock::new(),
+            nfa,
+            patterns,
             rule_of,
-            value_slot,
-            entity_slots,
+            has_groups,
+            one,
         }))
+    }
+
+    fn all(&self) -> Option<&hybrid::dfa::DFA> {
+        self.all
+            .get_or_init(|| {
+                hybrid::dfa::DFA::builder()
+                    .configure(
+                        hybrid::dfa::Config::new()
+                            .match_kind(MatchKind::All)
+                            .cache_capacity(16 << 20),
+                    )
+                    .build_from_nfa(self.nfa.clone())
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    fn one(&self, pid: PatternID) -> Option<&One> {
+        self.one
+            .get(pid.as_usize())?
+            .get_or_init(|| One::build(&self.patterns[pid.as_usize()]))
+            .as_ref()
     }
 }
 
@@ -184,23 +284,44 @@ fn regex_syntax_escape(w: &str) -> String {
     out
 }
 
-/// Per-thread mutable state of one pattern set.
-struct SetCache {
-    first: meta::Cache,
-    all: meta::Cache,
+/// Per-thread caches of one rule's own regexes.
+struct OneCache {
+    re: meta::Cache,
     caps: Captures,
+    rev: hybrid::dfa::Cache,
+}
+
+/// Per-thread mutable state of one pattern set; the parts for lazily built regexes are made
+/// when first used.
+struct SetCache {
+    first: hybrid::dfa::Cache,
+    all: Option<hybrid::dfa::Cache>,
     patset: PatternSet,
+    one: Vec<Option<OneCache>>,
 }
 
 impl SetCache {
     fn new(set: &PatternSet2) -> SetCache {
         SetCache {
             first: set.first.create_cache(),
-            all: set.all.create_cache(),
-            caps: set.first.create_captures(),
+            all: None,
             patset: PatternSet::new(set.rule_of.len()),
+            one: (0..set.rule_of.len()).map(|_| None).collect(),
         }
     }
+}
+
+/// The cache of pattern `pid`'s own regexes in `caches`, made on first use.
+fn one_cache<'c>(
+    caches: &'c mut [Option<OneCache>],
+    one: &One,
+    pid: PatternID,
+) -> &'c mut OneCache {
+    caches[pid.as_usize()].get_or_insert_with(|| OneCache {
+        re: one.re.create_cache(),
+        caps: one.re.create_captures(),
+        rev: one.rev.create_cache(),
+    })
 }
 
 struct Compiled {
@@ -211,6 +332,13 @@ struct Compiled {
     /// keeps `\b\d{9}\b` (an SSN only next to "SSN") from costing a validation on every
     /// nine-digit number of a log.
     near: Option<PatternSet2>,
+    /// Rules searched at their literals (see [`Rule::searched_at_literals`]): the automaton of
+    /// all their literals, and per literal the patterns of `lit` that hold it.
+    lit: Option<PatternSet2>,
+    /// One SIMD substring finder per literal and case (lower, upper): an aho-corasick pass
+    /// here cost 16 instructions a byte, as much as the union DFA saved.
+    lit_finders: Vec<(memchr::memmem::Finder<'static>, usize)>,
+    lit_of: Vec<Vec<PatternID>>,
     /// Hotwords and keywords of every rule, one automaton, ASCII case-insensitive.
     words: Option<AhoCorasick>,
     /// Per automaton pattern: rules it is a hotword of, rules it is a keyword of, and whether
@@ -258,9 +386,42 @@ impl Detector {
         openers.sort();
         openers.dedup();
         let opener = opener_pattern(&openers);
-        let free = PatternSet2::build(&rules, |r| !r.searched_near_hotwords(), opener.as_deref())?;
+        let free = PatternSet2::build(
+            &rules,
+            |r| !r.searched_near_hotwords() && !r.searched_at_literals(),
+            opener.as_deref(),
+        )?;
         let near = PatternSet2::build(&rules, |r| r.searched_near_hotwords(), None)?;
-
+        let lit = PatternSet2::build(&rules, |r| r.searched_at_literals(), None)?;
+        let mut lit_words: Vec<String> = Vec::new();
+        let mut lit_of: Vec<Vec<PatternID>> = Vec::new();
+        if let Some(set) = &lit {
+            for (p, &r) in set.rule_of.iter().enumerate() {
+                for l in &rules[r as usize].literals {
+                    let l = l.to_ascii_lowercase();
+                    let i = match lit_words.iter().position(|x| *x == l) {
+                        Some(i) => i,
+                        None => {
+                            lit_words.push(l);
+                            lit_of.push(Vec::new());
+                            lit_words.len() - 1
+                        }
+                    };
+                    lit_of[i].push(PatternID::new_unchecked(p));
+                }
+            }
+        }
+        let mut lit_finders = Vec::new();
+        for (i, w) in lit_words.iter().enumerate() {
+            let upper = w.to_ascii_uppercase();
+            lit_finders.push((memchr::memmem::Finder::new(w.as_bytes()).into_owned(), i));
+            if upper != *w {
+                lit_finders.push((
+                    memchr::memmem::Finder::new(upper.as_bytes()).into_owned(),
+                    i,
+                ));
+            }
+        }
         let mut words: Vec<String> = Vec::new();
         let mut hot_of: Vec<Vec<u32>> = Vec::new();
         let mut kw_of: Vec<Vec<u32>> = Vec::new();
@@ -338,6 +499,9 @@ impl Detector {
                 rules,
                 free,
                 near,
+                lit,
+                lit_finders,
+                lit_of,
                 words: words_ac,
                 hot_of,
                 kw_of,
@@ -374,6 +538,7 @@ impl Detector {
         Scanner {
             free: c.free.as_ref().map(SetCache::new),
             near: c.near.as_ref().map(SetCache::new),
+            lit: c.lit.as_ref().map(SetCache::new),
             hits: Vec::new(),
             candidates: Vec::new(),
             openers: Vec::new(),
@@ -413,6 +578,7 @@ pub struct Scanner {
     inner: Arc<Compiled>,
     free: Option<SetCache>,
     near: Option<SetCache>,
+    lit: Option<SetCache>,
     /// Hotword hits of the window under test.
     hits: Vec<Hit>,
     /// Patterns that also match where a candidate was rejected (reused buffer).
@@ -432,6 +598,7 @@ fn is_word(b: u8) -> bool {
 enum Which {
     Free,
     Near,
+    Lit,
 }
 
 impl Scanner {
@@ -465,6 +632,14 @@ impl Scanner {
                 field_hot,
                 &mut free_found,
             );
+        }
+        if inner.lit.is_some() {
+            let lit_found = self.search_literals(&inner, hay, from, field_hot);
+            if !lit_found.is_empty() {
+                let mut merged = Vec::with_capacity(free_found.len() + lit_found.len());
+                merge_resolved(&mut merged, free_found, lit_found);
+                free_found = merged;
+            }
         }
         // The context before `from` may hold a hotword the free pass did not see.
         if inner.near.is_some() && from > 0 {
@@ -554,6 +729,7 @@ impl Scanner {
         let Some(set) = (match which {
             Which::Free => inner.free.as_ref(),
             Which::Near => inner.near.as_ref(),
+            Which::Lit => inner.lit.as_ref(),
         }) else {
             return;
         };
@@ -565,13 +741,9 @@ impl Scanner {
         };
         let mut at = lo;
         while at < hi {
-            let m = {
-                let cache = self.cache(which);
-                let input = Input::new(hay).range(at..limit);
-                set.first.search_with(&mut cache.first, &input)
+            let Some((s, e, pid)) = self.find(set, which, hay, at, limit) else {
+                break;
             };
-            let Some(m) = m else { break };
-            let (s, e, pid) = (m.start(), m.end(), m.pattern());
             if s >= hi {
                 break;
             }
@@ -597,10 +769,98 @@ impl Scanner {
         }
     }
 
+    /// Findings of the rules searched at their literals: at each literal occurrence, each of
+    /// its rules is tried anchored at the `literal_reach` bytes before it, leftmost first.
+    fn search_literals(
+        &mut self,
+        inner: &Compiled,
+        hay: &[u8],
+        from: usize,
+        field_hot: Option<&[u32]>,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let Some(set) = &inner.lit else {
+            return out;
+        };
+        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+        for (finder, lit) in &inner.lit_finders {
+            let len = finder.needle().len();
+            hits.extend(
+                finder
+                    .find_iter(&hay[from..])
+                    .map(|i| (from + i, *lit, len)),
+            );
+        }
+        hits.sort_unstable();
+        // Findings do not overlap: the next one starts at or after the last one's end.
+        let mut next = from;
+        for (h, lit, len) in hits {
+            if h < next {
+                continue;
+            }
+            'pids: for &pid in &inner.lit_of[lit] {
+                let reach = inner.rules[set.rule_of[pid.as_usize()] as usize].literal_reach;
+                for s in h.saturating_sub(reach).max(next)..=h {
+                    let Some((ms, me)) =
+                        self.anchored_match(set, Which::Lit, hay, s, hay.len(), pid)
+                    else {
+                        continue;
+                    };
+                    if me < h + len {
+                        continue;
+                    }
+                    if let Some(f) =
+                        self.confirm(inner, set, Which::Lit, hay, ms, me, pid, field_hot)
+                    {
+                        self.push_with_extra(&mut out, f);
+                        next = me.max(s + 1);
+                        break 'pids;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The leftmost-first match in `hay[at..limit]`: the union's forward DFA gives its end and
+    /// pattern, that pattern's own reverse DFA its start.
+    fn find(
+        &mut self,
+        set: &PatternSet2,
+        which: Which,
+        hay: &[u8],
+        at: usize,
+        limit: usize,
+    ) -> Option<(usize, usize, PatternID)> {
+        let cache = self.cache(which);
+        let input = Input::new(hay).range(at..limit);
+        // Only a cache too small for one step fails here; `Lazy` never quits on ASCII rules.
+        let hm = set.first.try_search_fwd(&mut cache.first, &input).ok()??;
+        let (e, pid) = (hm.offset(), hm.pattern());
+        if e == at {
+            return Some((at, e, pid));
+        }
+        let one = set.one(pid)?;
+        let oc = one_cache(&mut cache.one, one, pid);
+        let rev = Input::new(hay).range(at..e).anchored(Anchored::Yes);
+        match one.rev.try_search_rev(&mut oc.rev, &rev) {
+            Ok(Some(start)) => Some((start.offset(), e, pid)),
+            // The union matched here, so the pattern alone does; should its reverse DFA ever
+            // give up, the pattern's own two-way search from `at` answers instead.
+            _ => {
+                let m = one
+                    .re
+                    .search_with(&mut oc.re, &Input::new(hay).range(at..limit))?;
+                Some((m.start(), m.end(), pid))
+            }
+        }
+    }
+
     fn cache(&mut self, which: Which) -> &mut SetCache {
         let c = match which {
             Which::Free => self.free.as_mut(),
             Which::Near => self.near.as_mut(),
+            Which::Lit => self.lit.as_mut(),
         };
         c.expect("a cache exists for every pattern set that exists")
     }
@@ -641,14 +901,16 @@ impl Scanner {
         failed: PatternID,
         field_hot: Option<&[u32]>,
     ) -> Option<(Finding, usize)> {
+        let all = set.all()?;
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
         {
             let cache = self.cache(which);
             cache.patset.clear();
             let input = Input::new(hay).range(s..limit).anchored(Anchored::Yes);
-            set.all
-                .which_overlapping_matches_with(&mut cache.all, &input, &mut cache.patset);
+            let all_cache = cache.all.get_or_insert_with(|| all.create_cache());
+            // Only a cache too small for one step fails; then no other pattern is tried.
+            let _ = all.try_which_overlapping_matches(all_cache, &input, &mut cache.patset);
             candidates.extend(cache.patset.iter().filter(|&p| p != failed));
         }
         // A label word hidden under the rejected candidate (`Per` in `Per Laura`, taken for a
@@ -658,36 +920,42 @@ impl Scanner {
             .position(|p| set.rule_of[p.as_usize()] == OPENER)
         {
             let pid = candidates.remove(i);
-            let cache = self.cache(which);
-            let input = Input::new(hay)
-                .range(s..limit)
-                .anchored(Anchored::Pattern(pid));
-            if let Some(m) = set.first.search_with(&mut cache.first, &input) {
-                if bounded(hay, m.start(), m.end()) {
-                    self.openers.push((m.start(), m.end()));
+            if let Some(m) = self.anchored_match(set, which, hay, s, limit, pid) {
+                if bounded(hay, m.0, m.1) {
+                    self.openers.push(m);
                 }
             }
         }
         let mut found = None;
         for &pid in &candidates {
-            let m = {
-                let cache = self.cache(which);
-                let input = Input::new(hay)
-                    .range(s..limit)
-                    .anchored(Anchored::Pattern(pid));
-                set.first.search_with(&mut cache.first, &input)
-            };
-            if let Some(m) = m {
-                if let Some(f) =
-                    self.confirm(inner, set, which, hay, m.start(), m.end(), pid, field_hot)
-                {
-                    found = Some((f, m.end()));
+            if let Some((ms, me)) = self.anchored_match(set, which, hay, s, limit, pid) {
+                if let Some(f) = self.confirm(inner, set, which, hay, ms, me, pid, field_hot) {
+                    found = Some((f, me));
                     break;
                 }
             }
         }
         self.candidates = candidates;
         found
+    }
+
+    /// Pattern `pid`'s own leftmost-first match starting exactly at `s`.
+    fn anchored_match(
+        &mut self,
+        set: &PatternSet2,
+        which: Which,
+        hay: &[u8],
+        s: usize,
+        limit: usize,
+        pid: PatternID,
+    ) -> Option<(usize, usize)> {
+        let one = set.one(pid)?;
+        let cache = self.cache(which);
+        let oc = one_cache(&mut cache.one, one, pid);
+        let input = Input::new(hay).range(s..limit).anchored(Anchored::Yes);
+        one.re
+            .search_with(&mut oc.re, &input)
+            .map(|m| (m.start(), m.end()))
     }
 
     /// Whether a context word of rule `r` stands within `ws..we` but outside the value itself,
@@ -759,19 +1027,24 @@ impl Scanner {
         let idx = set.rule_of[p];
         let rule = &inner.rules[idx as usize];
         self.extra.clear();
-        let groups = &set.entity_slots[p];
-        let value_slot = set.value_slot[p];
-        let (vs, ve) = {
-            let cache = self.cache(which);
-            if value_slot.is_some() || !groups.is_empty() {
-                let input = Input::new(hay).range(s..e).anchored(Anchored::Pattern(pid));
-                set.first
-                    .search_captures_with(&mut cache.first, &input, &mut cache.caps);
+        let one = if set.has_groups[p] {
+            set.one(pid)
+        } else {
+            None
+        };
+        let (vs, ve) = match one {
+            Some(one) => {
+                let cache = self.cache(which);
+                let oc = one_cache(&mut cache.one, one, pid);
+                let input = Input::new(hay).range(s..e).anchored(Anchored::Yes);
+                one.re
+                    .search_captures_with(&mut oc.re, &input, &mut oc.caps);
+                match one.value_group.and_then(|g| oc.caps.get_group(g)) {
+                    Some(sp) => (sp.start, sp.end),
+                    None => (s, e),
+                }
             }
-            match value_slot.and_then(|slot| cache.caps.get_group(slot)) {
-                Some(sp) => (sp.start, sp.end),
-                None => (s, e),
-            }
+            None => (s, e),
         };
         if vs >= ve {
             return None;
@@ -811,18 +1084,21 @@ impl Scanner {
             (true, true) => (rule.context_score - 0.25).max(0.0),
         };
         let mut extra = std::mem::take(&mut self.extra);
-        let cache = self.cache(which);
-        for &(slot, entity) in groups {
-            if let Some(sp) = cache.caps.get_group(slot) {
-                if sp.start < sp.end {
-                    extra.push(Finding {
-                        start: sp.start,
-                        end: sp.end,
-                        rule: idx,
-                        entity,
-                        score,
-                        test_value,
-                    });
+        if let Some(one) = one {
+            let cache = self.cache(which);
+            let oc = one_cache(&mut cache.one, one, pid);
+            for &(g, entity) in &one.entity_groups {
+                if let Some(sp) = oc.caps.get_group(g) {
+                    if sp.start < sp.end {
+                        extra.push(Finding {
+                            start: sp.start,
+                            end: sp.end,
+                            rule: idx,
+                            entity,
+                            score,
+                            test_value,
+                        });
+                    }
                 }
             }
         }
@@ -861,6 +1137,29 @@ fn resume_after_failure(hay: &[u8], s: usize, e: usize) -> usize {
     (s + 1..end)
         .find(|&p| (hay[p - 1] == b' ' || hay[p - 1] == b'\t') && !hay[p].is_ascii_whitespace())
         .unwrap_or(end)
+}
+
+/// Both lists in start order, each already resolved, into `out` through [`push_resolved`].
+fn merge_resolved(out: &mut Vec<Finding>, a: Vec<Finding>, b: Vec<Finding>) {
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => {
+                if x.start <= y.start {
+                    a.next()
+                } else {
+                    b.next()
+                }
+            }
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (None, None) => break,
+        };
+        if let Some(f) = next {
+            push_resolved(out, f);
+        }
+    }
 }
 
 /// Keeps findings ordered and non-overlapping: of two that overlap, the higher score wins, then
@@ -1080,6 +1379,31 @@ mod tests {
             let found = scan(&det, text);
             assert!(found.is_empty(), "{text:?}: {:?}", found.iter().map(|f| &text[f.start..f.end]).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn literal_rules_are_found_at_their_literals() {
+        let det = builtin().unwrap();
+        let hex = format!("ffd8ffe0{}", "0a".repeat(70));
+        for (text, start) in [
+            (format!("x 0x{hex} y"), 2),
+            (format!("img={hex} y"), 4),
+            (format!("\\x{} y", hex.to_ascii_uppercase()), 0),
+        ] {
+            let found = scan(&det, &text);
+            let got: Vec<(usize, usize)> = found
+                .iter()
+                .filter(|f| f.entity == Entity::Photo)
+                .map(|f| (f.start, f.end))
+                .collect();
+            assert_eq!(got, [(start, text.len() - 2)], "{text}: {found:?}");
+        }
+        // A match may not start in the context before `from`.
+        let text = format!("0x{hex}");
+        let mut out = Vec::new();
+        det.scanner()
+            .scan(text.as_bytes(), 1, &Context::default(), &mut out);
+        assert!(out.iter().all(|f| f.start >= 1), "{out:?}");
     }
 
     #[test]

@@ -433,6 +433,8 @@ pub fn parse(name: &str, text: &str) -> Result<Gitleaks, RulesError> {
                         examples: Vec::new(),
                         counterexamples: Vec::new(),
                         origin: origin.clone(),
+                        literals: Vec::new(),
+                        literal_reach: 0,
                     });
                 }
             }

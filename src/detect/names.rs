@@ -1,29 +1,41 @@
 //! Person names: dictionary validators for the name rules in `patterns/names.toml`.
 //!
 //! The dictionaries are public-domain US Census name lists (see `patterns/dict/NOTICE.md`),
-//! compiled into the binary and kept sorted so a lookup is a binary search over borrowed
-//! slices: no hashing at start-up, which keeps `phiscrub guard` fast on a tiny change.
+//! compiled into the binary and kept sorted so a lookup is a binary search over the text
+//! itself: nothing is built at start-up, which keeps `phiscrub guard` fast on a tiny change.
 //! A capitalized word is a name only with support: a given name followed by a surname, a title
 //! (`Dr.`), a label (`Patient:`) or a field named for it. Common words that are also names
 //! (`May`, `Will`, `Young`, `Hospital`) never count on their own.
 
-use std::sync::LazyLock;
-
 use super::validate::Check;
 
-/// A sorted list of upper-case words.
-struct Dict(Vec<&'static [u8]>);
+/// A word list as compiled in: upper-case ASCII words, one per line, sorted bytewise with no
+/// duplicates (as `scripts/build_dicts.py` writes them; a test checks it). Membership is a
+/// binary search over the text itself, so nothing is split, sorted or allocated at start-up:
+/// building a `Vec` of the 176k surnames cost more than a whole scan of a one-line file.
+struct Dict(&'static [u8]);
 
 impl Dict {
-    fn load(text: &'static str) -> Dict {
-        let mut v: Vec<&'static [u8]> = text
-            .lines()
-            .map(|l| l.trim().as_bytes())
-            .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        Dict(v)
+    const fn new(text: &'static str) -> Dict {
+        Dict(text.as_bytes())
+    }
+
+    /// Whether `key` is one of the lines.
+    fn has_line(&self, key: &[u8]) -> bool {
+        let text = self.0;
+        // `lo..hi` always holds whole lines, each ending in `\n` (or at the end of the text).
+        let (mut lo, mut hi) = (0, text.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let s = memchr::memrchr(b'\n', &text[lo..mid]).map_or(lo, |i| lo + i + 1);
+            let e = memchr::memchr(b'\n', &text[s..hi]).map_or(hi, |i| s + i);
+            match text[s..e].cmp(key) {
+                std::cmp::Ordering::Equal => return true,
+                std::cmp::Ordering::Less => lo = e + 1,
+                std::cmp::Ordering::Greater => hi = s,
+            }
+        }
+        false
     }
 
     /// Case-insensitive membership; words longer than any name are rejected without a search.
@@ -52,7 +64,7 @@ impl Dict {
             buf[n] = c;
             n += 1;
         }
-        n > 0 && self.0.binary_search(&&buf[..n]).is_ok()
+        n > 0 && self.has_line(&buf[..n])
     }
 }
 
@@ -64,14 +76,10 @@ fn fold_latin1(second: u8) -> u8 {
         .unwrap_or(b'?')
 }
 
-static GIVEN: LazyLock<Dict> =
-    LazyLock::new(|| Dict::load(include_str!("../../patterns/dict/given_names.txt")));
-static SURNAMES: LazyLock<Dict> =
-    LazyLock::new(|| Dict::load(include_str!("../../patterns/dict/surnames.txt")));
-static ENGLISH: LazyLock<Dict> =
-    LazyLock::new(|| Dict::load(include_str!("../../patterns/dict/english_words.txt")));
-static COMMON: LazyLock<Dict> =
-    LazyLock::new(|| Dict::load(include_str!("../../patterns/dict/common_words.txt")));
+static GIVEN: Dict = Dict::new(include_str!("../../patterns/dict/given_names.txt"));
+static SURNAMES: Dict = Dict::new(include_str!("../../patterns/dict/surnames.txt"));
+static ENGLISH: Dict = Dict::new(include_str!("../../patterns/dict/english_words.txt"));
+static COMMON: Dict = Dict::new(include_str!("../../patterns/dict/common_words.txt"));
 
 /// Validators this module answers, by name.
 pub const NAMES: &[&str] = &[
@@ -222,6 +230,47 @@ mod tests {
             );
         }
         assert_eq!(check("nope", b"x"), None);
+    }
+
+    /// The binary search relies on what `scripts/build_dicts.py` writes.
+    #[test]
+    fn dictionaries_are_sorted_unique_upper_case_lines() {
+        for (name, d) in [
+            ("given", &GIVEN),
+            ("surnames", &SURNAMES),
+            ("english", &ENGLISH),
+            ("common", &COMMON),
+        ] {
+            let lines: Vec<&[u8]> = d.0.split(|&b| b == b'\n').collect();
+            assert_eq!(lines.last(), Some(&&b""[..]), "{name}: ends in a newline");
+            let words = &lines[..lines.len() - 1];
+            assert!(words.len() > 100, "{name}");
+            for w in words {
+                assert!(
+                    !w.is_empty()
+                        && w.iter()
+                            .all(|b| b.is_ascii_uppercase() || b"-'. ".contains(b)),
+                    "{name}: {:?}",
+                    String::from_utf8_lossy(w)
+                );
+            }
+            for pair in words.windows(2) {
+                assert!(
+                    pair[0] < pair[1],
+                    "{name}: {:?} before {:?}",
+                    String::from_utf8_lossy(pair[0]),
+                    String::from_utf8_lossy(pair[1])
+                );
+            }
+            // Every line is found, and nothing between or around them.
+            for w in words {
+                assert!(d.has_line(w), "{name}: {:?}", String::from_utf8_lossy(w));
+                let mut longer = w.to_vec();
+                longer.push(b'~');
+                assert!(!d.has_line(&longer), "{name}");
+            }
+            assert!(!d.has_line(b"A\nB") && !d.has_line(b"~") && !d.has_line(b"0"));
+        }
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //! regex = '\b\d{3}-\d{2}-\d{4}\b'   # byte-oriented, ASCII classes; a group named `value` narrows the span
 //! validator = "ssn"            # optional structural check (see `phiscrub rules`)
 //! keywords = []                # optional: one must occur (any case) in the match or its window
+//! literals = []                # optional: every match has one of these (lower or upper case) at most
+//! literal_reach = 0            #   this many bytes after its start; the rule is then searched
+//!                              #   at those literals instead of in the one DFA pass
 //! hotwords = ["ssn", "social security"]  # context words that raise the score
 //! unless = ["version"]         # words that, just before the match (16 bytes), veto it
 //! window = 48                  # bytes before the match searched for hotwords (and after, half as many)
@@ -86,6 +89,10 @@ struct RuleSpec {
     #[serde(default)]
     keywords: Vec<String>,
     #[serde(default)]
+    literals: Vec<String>,
+    #[serde(default)]
+    literal_reach: usize,
+    #[serde(default)]
     hotwords: Vec<String>,
     #[serde(default)]
     unless: Vec<String>,
@@ -117,6 +124,10 @@ pub struct Rule {
     pub regex: String,
     pub validator: Option<String>,
     pub keywords: Vec<String>,
+    /// Every match holds one of these (in lower or upper case) at most `literal_reach` bytes
+    /// after its start, so the rule is searched where they occur instead of in the union DFA.
+    pub literals: Vec<String>,
+    pub literal_reach: usize,
     pub hotwords: Vec<String>,
     pub unless: Vec<String>,
     pub window: usize,
@@ -138,6 +149,13 @@ impl Rule {
     /// the one DFA pass (308 MB/s).
     pub fn searched_near_hotwords(&self) -> bool {
         self.requires_context
+    }
+
+    /// Rules that stand on their own and name the literals every match holds are searched at
+    /// those literals (one aho-corasick pass) rather than in the union DFA. A case-insensitive
+    /// `ffd8ffe` that may start anywhere was 17% of the union's learned states on a log.
+    pub fn searched_at_literals(&self) -> bool {
+        !self.requires_context && !self.literals.is_empty()
     }
 }
 
@@ -182,13 +200,13 @@ pub fn parse_pack(
     validator_exists: ValidatorExists<'_>,
     errors: &mut Vec<PackError>,
 ) -> Vec<Rule> {
-    parse(name, text, validator_exists, errors, true)
+    parse_pack_checked(name, text, validator_exists, errors, true)
 }
 
-/// `check_regexes`: compile each rule's regex on its own so an error names the rule. The
-/// built-in packs skip that (a test compiles each of their rules): it doubled the start-up
-/// time of every run, which the pre-commit guard pays on every commit.
-fn parse(
+/// [`parse_pack`], optionally without parsing each regex here: the built-in packs are parsed
+/// once, by the engine (which names the rule of any error), and the test suite compiles them,
+/// so parsing them twice would only slow every start.
+fn parse_pack_checked(
     name: &str,
     text: &str,
     validator_exists: ValidatorExists<'_>,
@@ -237,6 +255,9 @@ fn parse(
         if !(0.0..=1.0).contains(&context_score) {
             fail(format!("context_score {context_score} is outside 0..=1"));
         }
+        if spec.literals.iter().any(|l| l.is_empty() || !l.is_ascii()) {
+            fail("literals must be non-empty ASCII".into());
+        }
         if spec.requires_context && spec.hotwords.is_empty() {
             fail("requires_context without any hotwords can never match".into());
         }
@@ -256,6 +277,8 @@ fn parse(
                 regex: spec.regex,
                 validator: spec.validator,
                 keywords: spec.keywords,
+                literals: spec.literals,
+                literal_reach: spec.literal_reach,
                 hotwords: spec.hotwords,
                 unless: spec.unless,
                 window: spec.window,
@@ -284,7 +307,13 @@ pub fn load(
     let mut errors = Vec::new();
     let mut rules = Vec::new();
     for (name, text) in BUILTIN_PACKS {
-        rules.extend(parse(name, text, validator_exists, &mut errors, false));
+        rules.extend(parse_pack_checked(
+            name,
+            text,
+            validator_exists,
+            &mut errors,
+            false,
+        ));
     }
     for dir in extra_dirs {
         for path in pack_files(dir, &mut errors) {
