@@ -9,7 +9,8 @@
 //! more than one thread, a batch's columns are shared out among workers (each with its own
 //! scanner) and the writer encodes and compresses on its own thread; every value's rewrite
 //! depends only on the value, its column and its row's subject, so the output is
-//! byte-identical whatever the thread count, and findings are reported in row order.
+//! byte-identical whatever the thread count, and findings are reported in row order (when a
+//! report prints them; a run that only counts them skips the sort).
 //!
 //! The rewritten file keeps what its consumers rely on: the Arrow schema (names, types,
 //! nullability, field and schema metadata), the footer's key-value metadata as it was (the
@@ -208,6 +209,7 @@ fn rewrite<W: Write + Send + ?Sized>(
         }),
         found: Vec::new(),
         order: Vec::new(),
+        ordered: opts.positions || opts.fingerprints || opts.char_offsets,
     };
     drop(samples);
 
@@ -827,6 +829,9 @@ struct Rewrite<'e, 'o> {
     found: Vec<(u64, usize, Located)>,
     /// Scratch for the order findings are reported in.
     order: Vec<usize>,
+    /// Findings are reported in row order: a report prints them (the run wants positions).
+    /// Without, only their counts are kept and the order is not restored.
+    ordered: bool,
 }
 
 /// One thread's share of a batch: whole columns, with its own cells (scanner, totals), its
@@ -915,8 +920,10 @@ impl Rewrite<'_, '_> {
                 }
             }
         }
-        for w in &mut self.workers {
-            self.found.append(&mut w.found);
+        if self.ordered {
+            for w in &mut self.workers {
+                self.found.append(&mut w.found);
+            }
         }
         self.base += batch.num_rows() as u64;
         cols.into_iter()
@@ -929,6 +936,21 @@ impl Rewrite<'_, '_> {
         &mut self,
         found: &mut dyn FnMut(&Located) -> io::Result<()>,
     ) -> Result<(), PipelineError> {
+        if !self.ordered {
+            // Only counted (no report prints positions): each worker's findings as they are,
+            // with nothing moved or sorted.
+            let mut result = Ok(());
+            for w in &mut self.workers {
+                if result.is_ok() {
+                    result = w
+                        .found
+                        .iter()
+                        .try_for_each(|(_, _, l)| found(l).map_err(PipelineError::Report));
+                }
+                w.found.clear();
+            }
+            return result;
+        }
         // Stable: a cell's findings keep their order, a struct's members their schema order.
         // Indexes are sorted, not the findings: moving those is what would cost.
         let mut order = std::mem::take(&mut self.order);
@@ -1948,7 +1970,21 @@ mod tests {
             i32::derive(1_234, 99),
             "deterministic"
         );
-        assert_eq!(f64::derive(1.5, 3), None);
+        // Floats: same sign, below the next multiple of ten, never the original, keyed.
+        for (orig, bound) in [
+            (42.360_1, 50.0),
+            (-71.058_9, 80.0),
+            (89.9, 90.0),
+            (0.0, 10.0),
+        ] {
+            for h in [0u64, 3, u64::MAX, 0x1234_5678_9abc_def0] {
+                let v = f64::derive(orig, h).unwrap();
+                assert!(v != orig && v.abs() <= bound, "{orig} -> {v}");
+                assert!(orig == 0.0 || v == 0.0 || v.signum() == orig.signum());
+            }
+        }
+        assert_eq!(f64::derive(1.5, 3), f64::derive(1.5, 3));
+        assert_ne!(f64::derive(1.5, 3), f64::derive(1.5, 1 << 40));
     }
 
     #[test]
@@ -2002,6 +2038,7 @@ mod tests {
             [
                 "Id",
                 "address.city",
+                "address.flag",
                 "contacts[].phone",
                 "tags[]",
                 "mrn",
