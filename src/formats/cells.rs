@@ -10,6 +10,7 @@
 use std::io;
 use std::sync::Arc;
 
+use super::cell_cache::CellCache;
 use crate::classify::{ColumnClass, ColumnRules, How};
 use crate::detect::{engine::column_rule_id, Context, Finding, Scanner};
 use crate::entity::Entity;
@@ -35,6 +36,12 @@ pub struct Cells<'e> {
     has_subject: bool,
     /// Policy column overrides already looked up, by column name.
     overrides: std::collections::HashMap<Arc<str>, Option<ColumnOverride>>,
+    /// The date offset of the current subject, once asked for.
+    offset: Option<i64>,
+    /// The policy's action for a whole-column value of each entity, once looked up.
+    column_actions: Vec<Option<Action>>,
+    /// Replacements of repeated whole-column values.
+    cache: CellCache,
 }
 
 impl<'e> Cells<'e> {
@@ -48,16 +55,54 @@ impl<'e> Cells<'e> {
             subject: Vec::new(),
             has_subject: false,
             overrides: std::collections::HashMap::new(),
+            offset: None,
+            column_actions: vec![None; Entity::ALL.len()],
+            cache: CellCache::default(),
         }
     }
 
     /// Sets the subject of the row about to be processed (`None`: no subject column, or an
     /// empty cell), so its dates move by that subject's keyed offset.
     pub fn set_subject(&mut self, subject: Option<&[u8]>) {
-        self.subject.clear();
         let s = subject.map(<[u8]>::trim_ascii).unwrap_or_default();
+        if self.subject == s {
+            // The same subject as the row before (rows of one patient): same offset.
+            return;
+        }
+        self.subject.clear();
         self.has_subject = !s.is_empty();
         self.subject.extend_from_slice(s);
+        self.offset = None;
+    }
+
+    /// The current subject's date offset (one HMAC per subject, not per date).
+    fn offset(&mut self) -> i64 {
+        if let Some(o) = self.offset {
+            return o;
+        }
+        let subject = self.has_subject.then_some(self.subject.as_slice());
+        let o = self.engine.transformer.subject_offset(subject);
+        self.offset = Some(o);
+        o
+    }
+
+    /// Appends to [`Cells::value`] the replacement of a whole-column `value`, from the cache
+    /// when the column has just seen it (see [`CellCache`]).
+    fn replace(&mut self, action: Action, e: Entity, value: &[u8], field: Option<&Arc<str>>) {
+        let offset = self.offset();
+        let t = &self.engine.transformer;
+        // A date shifted by its row's subject depends on more than the value: never cached.
+        let by_subject = action == Action::Shift && self.has_subject;
+        let Some(f) = field.filter(|_| !by_subject) else {
+            t.apply_offset(action, e, value, offset, &mut self.value);
+            return;
+        };
+        let id = Arc::as_ptr(f).cast::<u8>() as usize;
+        if self.cache.get(id, e, action, value, &mut self.value) {
+            return;
+        }
+        t.apply_offset(action, e, value, offset, &mut self.value);
+        self.cache.store(value, &self.value);
     }
 
     /// Records the policy override of `field` ahead of time, for a format that resolves the
@@ -234,16 +279,19 @@ impl<'e> Cells<'e> {
         );
         found(&loc).map_err(PipelineError::Report)?;
         self.stats.findings += 1;
-        let rule_id = column_rule_id(e);
-        let action = action.unwrap_or_else(|| self.engine.transformer.action(e, &rule_id));
+        let action = match action.or(self.column_actions[e.index()]) {
+            Some(a) => a,
+            None => {
+                let a = self.engine.transformer.action(e, &column_rule_id(e));
+                self.column_actions[e.index()] = Some(a);
+                a
+            }
+        };
         if !scrub || action == Action::Keep {
             return Ok(false);
         }
         self.value.clear();
-        let subject = self.has_subject.then_some(self.subject.as_slice());
-        self.engine
-            .transformer
-            .apply_with(action, e, value, subject, &mut self.value);
+        self.replace(action, e, value, field);
         let mut shaped = action == Action::Shape;
         if let Some(ty) = ty {
             // A photo in a binary column always becomes a blank image of its own format.
@@ -400,12 +448,12 @@ impl<'e> Cells<'e> {
             self.value.extend_from_slice(&value[pos..h.start]);
             let action = self.engine.transformer.action(h.entity, rule_id);
             if scrub && action != Action::Keep {
-                let subject = self.has_subject.then_some(self.subject.as_slice());
-                self.engine.transformer.apply_with(
+                let offset = self.offset();
+                self.engine.transformer.apply_offset(
                     action,
                     h.entity,
                     &value[h.start..h.end],
-                    subject,
+                    offset,
                     &mut self.value,
                 );
                 self.stats.changed += 1;

@@ -111,14 +111,23 @@ pub fn run<W: Write + ?Sized>(
         let reader =
             scope.spawn(move || read_chunks(input, buf, header_end, eof, dialect, chunk_tx));
         for _ in 0..threads {
-            let (rx, tx, cols) = (chunk_rx.clone(), done_tx.clone(), &cols);
+            let (rx, tx) = (chunk_rx.clone(), done_tx.clone());
+            // Each worker its own copy of the names: a finding clones its column's name, and
+            // one shared reference count bumped by every worker would bounce between cores.
+            let own: Vec<Column> = cols
+                .iter()
+                .map(|c| Column {
+                    name: Arc::from(&*c.name),
+                    class: c.class.clone(),
+                })
+                .collect();
             scope.spawn(move || {
                 let mut st = State {
                     cells: Cells::new(engine),
                     dialect,
                     line: 1,
                     row: 0,
-                    cols,
+                    cols: &own,
                     subject,
                     out: Vec::new(),
                 };
@@ -160,6 +169,14 @@ pub fn run<W: Write + ?Sized>(
                         break 'recv;
                     }
                 }
+                for c in d.compact {
+                    let field = cols.get(c.col as usize).map(|c| c.name.clone());
+                    let l = c.located(field.filter(|n| !n.is_empty()), rows);
+                    if let Err(e) = found(&l) {
+                        result = Err(PipelineError::Report(e));
+                        break 'recv;
+                    }
+                }
                 stats.findings += d.stats.findings;
                 stats.changed += d.stats.changed;
                 rows += d.rows;
@@ -189,11 +206,42 @@ struct Chunk {
     data: Vec<u8>,
 }
 
+/// A finding of a run that wants no positions or fingerprints (a scrub without a report
+/// file): a fifth of a [`Located`], and no shared column name to clone per finding.
+struct Compact {
+    entity: crate::entity::Entity,
+    rule: u32,
+    score: f32,
+    /// Column index, and chunk-relative row.
+    col: u32,
+    row: u64,
+}
+
+impl Compact {
+    fn located(&self, field: Option<Arc<str>>, rows_before: u64) -> Located {
+        Located {
+            start: 0,
+            end: 0,
+            line: 0,
+            column: 0,
+            char_start: None,
+            char_end: None,
+            entity: self.entity,
+            rule: self.rule,
+            score: self.score,
+            fingerprint: None,
+            field,
+            row: Some(self.row + rows_before),
+        }
+    }
+}
+
 /// A chunk rewritten: output bytes, findings with chunk-relative rows and lines, and totals.
 struct Done {
     seq: u64,
     out: Vec<u8>,
     found: Vec<Located>,
+    compact: Vec<Compact>,
     rows: u64,
     lines: u64,
     len: u64,
@@ -370,13 +418,30 @@ impl State<'_, '_> {
         let mut records = Vec::new();
         let mut out = Vec::with_capacity(if scrub { chunk.data.len() + 1024 } else { 0 });
         let mut found: Vec<Located> = Vec::new();
+        let mut compact: Vec<Compact> = Vec::new();
+        let full = opts.positions || opts.fingerprints || opts.char_offsets;
         let mut error = codec::split_records(&chunk.data, 0, true, self.dialect, 1, &mut records)
             .err()
             .map(|e| (e, chunk.base));
         for r in &records {
             self.row += 1;
             let mut collect = |l: &Located| {
-                found.push(l.clone());
+                if full {
+                    found.push(l.clone());
+                } else {
+                    let col = l
+                        .field
+                        .as_ref()
+                        .and_then(|f| self.cols.iter().position(|c| Arc::ptr_eq(&c.name, f)))
+                        .unwrap_or(usize::MAX);
+                    compact.push(Compact {
+                        entity: l.entity,
+                        rule: l.rule,
+                        score: l.score,
+                        col: u32::try_from(col).unwrap_or(u32::MAX),
+                        row: l.row.unwrap_or(0),
+                    });
+                }
                 Ok(())
             };
             let w = if scrub { Some(&mut out) } else { None };
@@ -403,6 +468,7 @@ impl State<'_, '_> {
             },
             out,
             found,
+            compact,
             error: error.take(),
         }
     }

@@ -2,6 +2,7 @@
 //! changed back exactly as it was. This issue brings text and log streams; structured formats
 //! plug in beside them. Whole image files are recognised by their signature (`image`).
 
+pub mod cell_cache;
 pub mod cells;
 pub mod compress;
 pub mod csv;

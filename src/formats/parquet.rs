@@ -9,7 +9,8 @@
 //! more than one thread, a batch's columns are shared out among workers (each with its own
 //! scanner) and the writer encodes and compresses on its own thread; every value's rewrite
 //! depends only on the value, its column and its row's subject, so the output is
-//! byte-identical whatever the thread count, and findings are reported in row order.
+//! byte-identical whatever the thread count, and findings are reported in row order (when a
+//! report prints them; a run that only counts them skips the sort).
 //!
 //! The rewritten file keeps what its consumers rely on: the Arrow schema (names, types,
 //! nullability, field and schema metadata), the footer's key-value metadata as it was (the
@@ -30,12 +31,19 @@
 //!   shifted day moves the value by the same number of days in its own unit (time of day
 //!   kept), a year-only result becomes January 1 of that year, anything else (placeholder,
 //!   redaction, token) becomes null, or January 1 of the year in a non-nullable column;
-//! - integers and floats go through the cells only when classified as an identifier (or
-//!   named by a policy column rule): a bare number in an unnamed column gives a detector
-//!   nothing to go on, and scanning every measurement would cost for nothing. A result that
-//!   parses as the column's type is used (`90+` as 90); otherwise an integer is derived from
-//!   the result (see [`derive_int`]), so the original never stays; floats become null (0 in
-//!   a non-nullable column).
+//! - numbers (integers, Float16/32/64, Decimal32/64/128/256, booleans) go through the cells
+//!   only when classified as an identifier (or named by a policy column rule): a bare number
+//!   in an unnamed column gives a detector nothing to go on, and scanning every measurement
+//!   would cost for nothing. A result that parses as the column's type is used (`90+` as
+//!   90); otherwise a keyed stand-in is derived from the result's hash, so the original never
+//!   stays and one value keeps one stand-in: integers as [`derive_int`] says, floats and
+//!   decimals (coordinates: `LAT`, `LON`) as [`derive_float`] says (same sign, uniform below
+//!   the magnitude's next multiple of ten, at the column's scale and precision), booleans a
+//!   keyed bit;
+//! - dictionary columns in a file with a `--subject-column` are rewritten row by row (a
+//!   date's shift depends on its row's subject), the new dictionary holding the distinct
+//!   results; without one, each dictionary value is a cell once;
+//! - a row group with no rows is written as an empty row group, so row-group counts match.
 //!
 //! Reports: `row` is the 1-based row in the file, `field` the key path, `line` the row again
 //! and `column` the 1-based top-level column (both 0 when the run wants no positions);
@@ -52,14 +60,16 @@ use std::sync::Arc;
 use arrow_array::builder::{BinaryViewBuilder, StringViewBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    BinaryType, ByteArrayType, Date32Type, Date64Type, Float32Type, Float64Type, Int16Type,
+    BinaryType, ByteArrayType, Date32Type, Date64Type, Decimal128Type, Decimal256Type,
+    Decimal32Type, Decimal64Type, DecimalType, Float16Type, Float32Type, Float64Type, Int16Type,
     Int32Type, Int64Type, Int8Type, LargeBinaryType, LargeUtf8Type, TimestampMicrosecondType,
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
     UInt64Type, UInt8Type, Utf8Type,
 };
 use arrow_array::{
-    Array, ArrayRef, ArrowPrimitiveType, FixedSizeListArray, GenericByteArray, GenericListArray,
-    MapArray, OffsetSizeTrait, PrimitiveArray, RecordBatch, RecordBatchOptions, StructArray,
+    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, FixedSizeListArray, GenericByteArray,
+    GenericListArray, MapArray, OffsetSizeTrait, PrimitiveArray, RecordBatch, RecordBatchOptions,
+    StructArray,
 };
 use arrow_buffer::{ArrowNativeType, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, FieldRef, Schema, SchemaRef, TimeUnit};
@@ -199,6 +209,7 @@ fn rewrite<W: Write + Send + ?Sized>(
         }),
         found: Vec::new(),
         order: Vec::new(),
+        ordered: opts.positions || opts.fingerprints || opts.char_offsets,
     };
     drop(samples);
 
@@ -287,12 +298,14 @@ impl Pump<'_> {
                 Some(first) if rg == 0 => first,
                 _ => (Vec::new(), Some(self.input.reader(rg)?)),
             };
+            let mut rows = 0;
             for batch in pending
                 .into_iter()
                 .map(Ok::<RecordBatch, ArrowError>)
                 .chain(reader.into_iter().flatten())
             {
                 let batch = batch.map_err(|e| decode_error(rg, e))?;
+                rows += batch.num_rows();
                 let cols = st.batch(&batch)?;
                 st.emit(found)?;
                 if sink.writes() {
@@ -305,8 +318,13 @@ impl Pump<'_> {
                     sink.send(Msg::Batch(out))?;
                 }
             }
-            // One output row group per input row group.
-            sink.send(Msg::EndGroup)?;
+            // One output row group per input row group, an empty one included (the writer
+            // itself skips empty batches, so it is written explicitly).
+            sink.send(if rows == 0 {
+                Msg::EmptyGroup
+            } else {
+                Msg::EndGroup
+            })?;
             let size = self
                 .meta
                 .row_groups()
@@ -327,6 +345,8 @@ enum Msg {
     Batch(RecordBatch),
     /// The input row group ended: so does the output's.
     EndGroup,
+    /// The input row group had no rows: write an empty one.
+    EmptyGroup,
     /// The run is complete: write the footer.
     Finish,
 }
@@ -380,6 +400,17 @@ fn apply<W: Write + Send + ?Sized>(
     match m {
         Msg::Batch(b) => w.write(&b).map_err(write_error),
         Msg::EndGroup => w.flush().map_err(write_error),
+        #[allow(deprecated)]
+        Msg::EmptyGroup => {
+            w.flush().map_err(write_error)?;
+            let chunks = w
+                .get_column_writers()
+                .and_then(|cs| cs.into_iter().map(|c| c.close()).collect())
+                .map_err(write_error)?;
+            // The supported way (a `SerializedFileWriter` of our own) would mean writing the
+            // whole file without `ArrowWriter`; appending ready chunks is what it still allows.
+            w.append_row_group(chunks).map_err(write_error)
+        }
         Msg::Finish => Ok(()),
     }
 }
@@ -506,8 +537,9 @@ fn properties(meta: &ParquetMetaData) -> WriterProperties {
     b.build()
 }
 
-/// The kind of a leaf column, by Arrow type; other types (booleans, decimals, dictionaries
-/// of numbers, intervals…) are copied as they are.
+/// The kind of a leaf column, by Arrow type; other types (dictionaries of numbers,
+/// intervals, fixed-size binaries…) are copied as they are unless classified as an
+/// identifier, which fails the file rather than leak it (see [`Worker::leaf`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Text,
@@ -530,8 +562,14 @@ fn kind(dt: &DataType) -> Option<Kind> {
         | D::UInt16
         | D::UInt32
         | D::UInt64
+        | D::Float16
         | D::Float32
-        | D::Float64 => Some(Kind::Number),
+        | D::Float64
+        | D::Decimal32(_, _)
+        | D::Decimal64(_, _)
+        | D::Decimal128(_, _)
+        | D::Decimal256(_, _)
+        | D::Boolean => Some(Kind::Number),
         D::Date32 | D::Date64 | D::Timestamp(_, _) => Some(Kind::Date),
         _ => None,
     }
@@ -653,6 +691,9 @@ fn text(a: &dyn Array, i: usize, out: &mut Vec<u8>) -> bool {
     {
         let _ = write!(out, "{}", a.as_primitive::<T>().value(i));
     }
+    fn dec<T: DecimalType>(a: &dyn Array, i: usize, p: u8, sc: i8, out: &mut Vec<u8>) {
+        out.extend_from_slice(T::format_decimal(a.as_primitive::<T>().value(i), p, sc).as_bytes());
+    }
     fn day<T: ArrowPrimitiveType>(a: &dyn Array, i: usize, per_day: i64, out: &mut Vec<u8>)
     where
         T::Native: Into<i64>,
@@ -675,8 +716,17 @@ fn text(a: &dyn Array, i: usize, out: &mut Vec<u8>) -> bool {
         D::UInt16 => num::<UInt16Type>(a, i, out),
         D::UInt32 => num::<UInt32Type>(a, i, out),
         D::UInt64 => num::<UInt64Type>(a, i, out),
+        D::Float16 => num::<Float16Type>(a, i, out),
         D::Float32 => num::<Float32Type>(a, i, out),
         D::Float64 => num::<Float64Type>(a, i, out),
+        D::Decimal32(p, sc) => dec::<Decimal32Type>(a, i, *p, *sc, out),
+        D::Decimal64(p, sc) => dec::<Decimal64Type>(a, i, *p, *sc, out),
+        D::Decimal128(p, sc) => dec::<Decimal128Type>(a, i, *p, *sc, out),
+        D::Decimal256(p, sc) => dec::<Decimal256Type>(a, i, *p, *sc, out),
+        D::Boolean => {
+            let b = a.as_boolean().value(i);
+            out.extend_from_slice(if b { b"true" } else { b"false" });
+        }
         D::Date32 => day::<Date32Type>(a, i, 1, out),
         D::Date64 => day::<Date64Type>(a, i, MS_PER_DAY, out),
         D::Timestamp(u, _) => {
@@ -779,6 +829,9 @@ struct Rewrite<'e, 'o> {
     found: Vec<(u64, usize, Located)>,
     /// Scratch for the order findings are reported in.
     order: Vec<usize>,
+    /// Findings are reported in row order: a report prints them (the run wants positions).
+    /// Without, only their counts are kept and the order is not restored.
+    ordered: bool,
 }
 
 /// One thread's share of a batch: whole columns, with its own cells (scanner, totals), its
@@ -867,8 +920,10 @@ impl Rewrite<'_, '_> {
                 }
             }
         }
-        for w in &mut self.workers {
-            self.found.append(&mut w.found);
+        if self.ordered {
+            for w in &mut self.workers {
+                self.found.append(&mut w.found);
+            }
         }
         self.base += batch.num_rows() as u64;
         cols.into_iter()
@@ -881,6 +936,21 @@ impl Rewrite<'_, '_> {
         &mut self,
         found: &mut dyn FnMut(&Located) -> io::Result<()>,
     ) -> Result<(), PipelineError> {
+        if !self.ordered {
+            // Only counted (no report prints positions): each worker's findings as they are,
+            // with nothing moved or sorted.
+            let mut result = Ok(());
+            for w in &mut self.workers {
+                if result.is_ok() {
+                    result = w
+                        .found
+                        .iter()
+                        .try_for_each(|(_, _, l)| found(l).map_err(PipelineError::Report));
+                }
+                w.found.clear();
+            }
+            return result;
+        }
         // Stable: a cell's findings keep their order, a struct's members their schema order.
         // Indexes are sorted, not the findings: moving those is what would cost.
         let mut order = std::mem::take(&mut self.order);
@@ -1061,8 +1131,14 @@ impl<'e, 'o> Worker<'e, 'o> {
             D::UInt16 => self.numbers::<UInt16Type>(a, leaf, rows, col, nullable),
             D::UInt32 => self.numbers::<UInt32Type>(a, leaf, rows, col, nullable),
             D::UInt64 => self.numbers::<UInt64Type>(a, leaf, rows, col, nullable),
+            D::Float16 => self.numbers::<Float16Type>(a, leaf, rows, col, nullable),
             D::Float32 => self.numbers::<Float32Type>(a, leaf, rows, col, nullable),
             D::Float64 => self.numbers::<Float64Type>(a, leaf, rows, col, nullable),
+            D::Decimal32(_, _) => self.decimals::<Decimal32Type>(a, leaf, rows, col, nullable),
+            D::Decimal64(_, _) => self.decimals::<Decimal64Type>(a, leaf, rows, col, nullable),
+            D::Decimal128(_, _) => self.decimals::<Decimal128Type>(a, leaf, rows, col, nullable),
+            D::Decimal256(_, _) => self.decimals::<Decimal256Type>(a, leaf, rows, col, nullable),
+            D::Boolean => self.booleans(a, leaf, rows, col),
             D::Date32 => self.dates::<Date32Type>(a, leaf, rows, col, nullable, 1),
             D::Date64 => self.dates::<Date64Type>(a, leaf, rows, col, nullable, MS_PER_DAY),
             D::Timestamp(u, _) => {
@@ -1107,6 +1183,9 @@ impl<'e, 'o> Worker<'e, 'o> {
         rows: &Rows,
         col: usize,
     ) -> Result<ArrayRef, PipelineError> {
+        if self.subjects.is_some() && !leaf.class.keep {
+            return self.dictionary_by_row(a, leaf, rows, col);
+        }
         let d = a.as_any_dictionary();
         let values = d.values();
         let known = self
@@ -1140,6 +1219,48 @@ impl<'e, 'o> Worker<'e, 'o> {
             Some(v) => d.with_values(v.clone()),
             None => a.clone(),
         })
+    }
+
+    /// A dictionary column in a file with a `--subject-column`: a value's replacement may
+    /// depend on its row (a date moves by the row's subject's offset), so each row is a cell
+    /// of its own, and the new dictionary holds the distinct results (keys of the same type).
+    fn dictionary_by_row(
+        &mut self,
+        a: &ArrayRef,
+        leaf: &Leaf,
+        rows: &Rows,
+        col: usize,
+    ) -> Result<ArrayRef, PipelineError> {
+        let d = a.as_any_dictionary();
+        let values = d.values().clone();
+        let keys = d.normalized_keys();
+        let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut distinct: Vec<Vec<u8>> = Vec::new();
+        let mut new_keys: Vec<Option<usize>> = Vec::with_capacity(keys.len());
+        let (mut buf, mut changed) = (Vec::new(), false);
+        for (i, &k) in keys.iter().enumerate() {
+            buf.clear();
+            if !a.is_valid(i) || k >= values.len() || !text(values.as_ref(), k, &mut buf) {
+                new_keys.push(None);
+                continue;
+            }
+            if self.cell(&buf, leaf, rows.at(i), col)? {
+                changed = true;
+                buf.clear();
+                buf.extend_from_slice(&self.cells.value);
+            }
+            let next = distinct.len();
+            let at = *index.entry(buf.clone()).or_insert(next);
+            if at == next {
+                distinct.push(buf.clone());
+            }
+            new_keys.push(Some(at));
+        }
+        if !changed {
+            return Ok(a.clone());
+        }
+        let new_values = byte_values(values.data_type(), &distinct)?;
+        dictionary_of(d.keys().data_type(), &new_keys, new_values)
     }
 
     /// Rewrites a dictionary's values, keeping each value's findings (with no row yet) and
@@ -1220,6 +1341,105 @@ impl<'e, 'o> Worker<'e, 'o> {
         }
         self.text = text;
         primitive(a, arr, vals, cleared)
+    }
+
+    /// A decimal column classified as an identifier: each value's decimal text is a cell; a
+    /// numeric result is rounded to the column's scale, anything else becomes the keyed
+    /// stand-in of [`derive_float`] at that scale, within the column's precision.
+    fn decimals<T>(
+        &mut self,
+        a: &ArrayRef,
+        leaf: &Leaf,
+        rows: &Rows,
+        col: usize,
+        nullable: bool,
+    ) -> Result<ArrayRef, PipelineError>
+    where
+        T: DecimalType,
+        T::Native: Dec,
+    {
+        let (precision, scale) = match a.data_type() {
+            DataType::Decimal32(p, s)
+            | DataType::Decimal64(p, s)
+            | DataType::Decimal128(p, s)
+            | DataType::Decimal256(p, s) => (*p, *s),
+            _ => return Ok(a.clone()),
+        };
+        let arr = a.as_primitive::<T>();
+        let mut vals: Option<Vec<T::Native>> = None;
+        let mut cleared: Option<Vec<bool>> = None;
+        let mut text = std::mem::take(&mut self.text);
+        let pow = 10f64.powi(i32::from(scale));
+        for i in 0..arr.len() {
+            if arr.is_null(i) {
+                continue;
+            }
+            let v = arr.value(i);
+            text.clear();
+            text.extend_from_slice(T::format_decimal(v, precision, scale).as_bytes());
+            if !self.cell(&text, leaf, rows.at(i), col)? {
+                continue;
+            }
+            let out = &self.cells.value;
+            let orig = v.to_i128().map_or(0.0, |u| u as f64 / pow);
+            let number = parse_number::<f64>(out)
+                .filter(|n| n.is_finite() && *n != orig)
+                .or_else(|| {
+                    (!(out.trim_ascii().is_empty() && nullable))
+                        .then(|| derive_float(orig, digest64(out)))
+                });
+            let new = number
+                .map(|n| (n * pow).round())
+                .filter(|u| u.abs() < 1e38)
+                .map(|u| T::Native::from_i128(u as i128))
+                .filter(|n| T::is_valid_decimal_precision(*n, precision) && *n != v);
+            match new {
+                Some(n) => vals.get_or_insert_with(|| arr.values().to_vec())[i] = n,
+                None if nullable => cleared.get_or_insert_with(|| vec![false; arr.len()])[i] = true,
+                None => vals.get_or_insert_with(|| arr.values().to_vec())[i] = T::Native::default(),
+            }
+        }
+        self.text = text;
+        primitive(a, arr, vals, cleared)
+    }
+
+    /// A boolean column classified as an identifier (a policy rule, or a name the classifier
+    /// took for one): a result that reads as a boolean is used, anything else becomes a keyed
+    /// bit of the result, so the column keeps its type and says nothing of the original.
+    fn booleans(
+        &mut self,
+        a: &ArrayRef,
+        leaf: &Leaf,
+        rows: &Rows,
+        col: usize,
+    ) -> Result<ArrayRef, PipelineError> {
+        let arr = a.as_boolean();
+        let mut vals: Option<Vec<bool>> = None;
+        for i in 0..arr.len() {
+            if arr.is_null(i) {
+                continue;
+            }
+            let v = arr.value(i);
+            let text: &[u8] = if v { b"true" } else { b"false" };
+            if !self.cell(text, leaf, rows.at(i), col)? {
+                continue;
+            }
+            let out = self.cells.value.trim_ascii();
+            let new = if out.eq_ignore_ascii_case(b"true") {
+                true
+            } else if out.eq_ignore_ascii_case(b"false") {
+                false
+            } else {
+                digest64(out) & 1 == 1
+            };
+            if new != v {
+                vals.get_or_insert_with(|| arr.values().iter().collect())[i] = new;
+            }
+        }
+        Ok(match vals {
+            None => a.clone(),
+            Some(v) => Arc::new(BooleanArray::new(v.into(), arr.nulls().cloned())),
+        })
     }
 
     /// A date or timestamp column: each value's ISO day is a cell; see the module doc.
@@ -1448,6 +1668,74 @@ fn byte_array<T: ByteArrayType>(
     Ok(Arc::new(out))
 }
 
+/// A string or binary array of type `dt` holding `values` (strings made valid UTF-8).
+fn byte_values(dt: &DataType, values: &[Vec<u8>]) -> Result<ArrayRef, PipelineError> {
+    use arrow_array::{
+        BinaryArray, BinaryViewArray, LargeBinaryArray, LargeStringArray, StringViewArray,
+    };
+    let strs = || -> Vec<String> {
+        values
+            .iter()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    };
+    let bins = || values.iter().map(Vec::as_slice).collect::<Vec<&[u8]>>();
+    Ok(match dt {
+        DataType::Utf8 => Arc::new(arrow_array::StringArray::from(strs())),
+        DataType::LargeUtf8 => Arc::new(LargeStringArray::from(strs())),
+        DataType::Utf8View => Arc::new(StringViewArray::from(strs())),
+        DataType::Binary => Arc::new(BinaryArray::from(bins())),
+        DataType::LargeBinary => Arc::new(LargeBinaryArray::from(bins())),
+        DataType::BinaryView => Arc::new(BinaryViewArray::from(bins())),
+        other => {
+            return Err(PipelineError::Format(format!(
+                "cannot rebuild a dictionary of {other}"
+            )))
+        }
+    })
+}
+
+/// A dictionary with keys of type `key` (any integer type) into `values`.
+fn dictionary_of(
+    key: &DataType,
+    keys: &[Option<usize>],
+    values: ArrayRef,
+) -> Result<ArrayRef, PipelineError> {
+    use arrow_array::DictionaryArray;
+    fn build<K: arrow_array::types::ArrowDictionaryKeyType>(
+        keys: &[Option<usize>],
+        values: ArrayRef,
+    ) -> Result<ArrayRef, PipelineError> {
+        let too_many = || {
+            PipelineError::Format(
+                "a rewritten dictionary has more distinct values than its key type holds".into(),
+            )
+        };
+        let k: PrimitiveArray<K> = keys
+            .iter()
+            .map(|k| {
+                k.map(|k| K::Native::from_usize(k).ok_or_else(too_many))
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?;
+        let d = DictionaryArray::<K>::try_new(k, values).map_err(|e| rebuild_error(&e))?;
+        Ok(Arc::new(d))
+    }
+    match key {
+        DataType::Int8 => build::<Int8Type>(keys, values),
+        DataType::Int16 => build::<Int16Type>(keys, values),
+        DataType::Int32 => build::<Int32Type>(keys, values),
+        DataType::Int64 => build::<Int64Type>(keys, values),
+        DataType::UInt8 => build::<UInt8Type>(keys, values),
+        DataType::UInt16 => build::<UInt16Type>(keys, values),
+        DataType::UInt32 => build::<UInt32Type>(keys, values),
+        DataType::UInt64 => build::<UInt64Type>(keys, values),
+        other => Err(PipelineError::Format(format!(
+            "cannot rebuild a dictionary with {other} keys"
+        ))),
+    }
+}
+
 /// Value `i` of a string or binary array's data (empty where the offsets are out of range).
 fn value_slot<'d, O: ArrowNativeType>(offsets: &[O], data: &'d [u8], i: usize) -> &'d [u8] {
     match (offsets.get(i), offsets.get(i + 1)) {
@@ -1476,14 +1764,71 @@ macro_rules! ints {
 ints!(i8, i16, i32, i64, u8, u16, u32, u64);
 
 impl Num for f32 {
-    fn derive(_: Self, _: u64) -> Option<Self> {
-        None
+    fn derive(orig: Self, hash: u64) -> Option<Self> {
+        Some(derive_float(f64::from(orig), hash) as f32)
     }
 }
 
 impl Num for f64 {
-    fn derive(_: Self, _: u64) -> Option<Self> {
-        None
+    fn derive(orig: Self, hash: u64) -> Option<Self> {
+        Some(derive_float(orig, hash))
+    }
+}
+
+impl Num for half::f16 {
+    fn derive(orig: Self, hash: u64) -> Option<Self> {
+        Some(half::f16::from_f64(derive_float(orig.to_f64(), hash)))
+    }
+}
+
+/// Decimal storage types, through `i128`.
+trait Dec: ArrowNativeType {
+    fn to_i128(self) -> Option<i128>;
+    fn from_i128(v: i128) -> Self;
+}
+
+macro_rules! decs {
+    ($($t:ty),*) => {$(
+        impl Dec for $t {
+            fn to_i128(self) -> Option<i128> {
+                Some(i128::from(self))
+            }
+            fn from_i128(v: i128) -> Self {
+                <$t>::try_from(v).unwrap_or_default()
+            }
+        }
+    )*};
+}
+decs!(i32, i64, i128);
+
+impl Dec for arrow_buffer::i256 {
+    fn to_i128(self) -> Option<i128> {
+        arrow_buffer::i256::to_i128(self)
+    }
+    fn from_i128(v: i128) -> Self {
+        arrow_buffer::i256::from_i128(v)
+    }
+}
+
+/// A keyed stand-in for a fractional identifier (a latitude or longitude, a measurement
+/// that names someone) whose replacement is not a number: `hash` (of the replacement, so
+/// keyed and deterministic) picks a value of the same sign uniformly below `B`, the
+/// original's magnitude rounded up to the next multiple of ten (at least 10). So `42.3601`
+/// becomes something in `[0, 50)` and `-71.0589` in `(-80, 0]`: a latitude stays a valid
+/// latitude (|x| ≤ 90) and a longitude a valid longitude, no digit of the original is kept,
+/// and what is left (a band of ten degrees, wider than most states) is coarser than the
+/// state-level geography Safe Harbor allows. Never the original itself.
+fn derive_float(orig: f64, hash: u64) -> f64 {
+    if !orig.is_finite() {
+        return 0.0;
+    }
+    let bound = ((orig.abs().trunc() + 1.0) / 10.0).ceil().max(1.0) * 10.0;
+    let unit = (hash >> 11) as f64 / (1u64 << 53) as f64;
+    let v = (unit * bound).copysign(orig);
+    match v {
+        _ if v != orig => v,
+        _ if orig == 0.0 => 1.0,
+        _ => orig / 2.0,
     }
 }
 
@@ -1625,7 +1970,21 @@ mod tests {
             i32::derive(1_234, 99),
             "deterministic"
         );
-        assert_eq!(f64::derive(1.5, 3), None);
+        // Floats: same sign, below the next multiple of ten, never the original, keyed.
+        for (orig, bound) in [
+            (42.360_1, 50.0),
+            (-71.058_9, 80.0),
+            (89.9, 90.0),
+            (0.0, 10.0),
+        ] {
+            for h in [0u64, 3, u64::MAX, 0x1234_5678_9abc_def0] {
+                let v = f64::derive(orig, h).unwrap();
+                assert!(v != orig && v.abs() <= bound, "{orig} -> {v}");
+                assert!(orig == 0.0 || v == 0.0 || v.signum() == orig.signum());
+            }
+        }
+        assert_eq!(f64::derive(1.5, 3), f64::derive(1.5, 3));
+        assert_ne!(f64::derive(1.5, 3), f64::derive(1.5, 1 << 40));
     }
 
     #[test]
@@ -1679,6 +2038,7 @@ mod tests {
             [
                 "Id",
                 "address.city",
+                "address.flag",
                 "contacts[].phone",
                 "tags[]",
                 "mrn",

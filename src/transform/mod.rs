@@ -109,6 +109,29 @@ impl Transformer {
         self.apply_action(action, entity, value, offset, out);
     }
 
+    /// The date offset of `subject` (or of no subject), to hand to
+    /// [`apply_offset`](Self::apply_offset) for each of that subject's values: one HMAC per
+    /// subject rather than per date.
+    pub fn subject_offset(&self, subject: Option<&[u8]>) -> i64 {
+        match (subject, self.key.as_ref()) {
+            (Some(s), Some(k)) => shift_days(k, s),
+            _ => self.date_offset,
+        }
+    }
+
+    /// Appends the replacement for `value` under `action`, dates moved by `offset` days (from
+    /// [`subject_offset`](Self::subject_offset)).
+    pub fn apply_offset(
+        &self,
+        action: Action,
+        entity: Entity,
+        value: &[u8],
+        offset: i64,
+        out: &mut Vec<u8>,
+    ) {
+        self.apply_action(action, entity, value, offset, out);
+    }
+
     fn apply_action(
         &self,
         action: Action,
@@ -127,10 +150,8 @@ impl Transformer {
             (Action::Redact, _) => {}
             (Action::Mask { ch, keep_last }, _) => mask::mask(value, ch, keep_last, out),
             (Action::Placeholder, _) => placeholder(out),
-            (Action::Token, Some(k)) => token::token(k, entity, &normalize(entity, value), out),
-            (Action::Shape, Some(k)) => {
-                shape::shape(k, entity, value, &normalize(entity, value), out)
-            }
+            (Action::Token, Some(k)) => token::token_of(k, entity, value, out),
+            (Action::Shape, Some(k)) => shape::shape_of(k, entity, value, out),
             (Action::Shift, Some(_)) => match crate::dates::parse(value) {
                 Some(d) => out.extend_from_slice(&d.shifted(offset)),
                 None => placeholder(out),

@@ -5,22 +5,28 @@ use crate::entity::Entity;
 
 /// The canonical bytes of `value` as an `entity`.
 pub fn normalize(entity: Entity, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    normalize_into(entity, value, &mut out);
+    out
+}
+
+/// [`normalize`] appended to `out`, so a caller with a buffer at hand allocates nothing.
+pub fn normalize_into(entity: Entity, value: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
     match entity {
-        Entity::Ssn | Entity::Zip | Entity::AccountNumber => digits(value),
+        Entity::Ssn | Entity::Zip | Entity::AccountNumber => digits(value, out),
         Entity::Phone | Entity::Fax => {
-            let main = strip_extension(value);
-            let d = digits(main);
-            match d.as_slice() {
-                [b'1', rest @ ..] if rest.len() == 10 => rest.to_vec(),
-                _ => d,
+            digits(strip_extension(value), out);
+            if out.len() - start == 11 && out[start] == b'1' {
+                out.remove(start);
             }
         }
         Entity::Date => match crate::dates::parse(value) {
-            Some(p) => p.canonical().to_vec(),
-            None => folded(value),
+            Some(p) => out.extend_from_slice(&p.canonical()),
+            None => folded(value, out),
         },
         Entity::Email | Entity::Url | Entity::IpAddress | Entity::Name | Entity::Location => {
-            folded(value)
+            folded(value, out)
         }
         Entity::Mrn
         | Entity::HealthPlanId
@@ -28,31 +34,34 @@ pub fn normalize(entity: Entity, value: &[u8]) -> Vec<u8> {
         | Entity::VehicleId
         | Entity::DeviceId
         | Entity::OtherId => {
-            let a: Vec<u8> = value
-                .iter()
-                .filter(|b| b.is_ascii_alphanumeric())
-                .map(u8::to_ascii_uppercase)
-                .collect();
-            if a.is_empty() {
-                value.to_vec()
-            } else {
-                a
+            out.extend(
+                value
+                    .iter()
+                    .filter(|b| b.is_ascii_alphanumeric())
+                    .map(u8::to_ascii_uppercase),
+            );
+            if out.len() == start {
+                out.extend_from_slice(value);
             }
         }
-        Entity::AgeOver89 | Entity::Biometric | Entity::Photo | Entity::Secret => value.to_vec(),
+        Entity::AgeOver89 | Entity::Biometric | Entity::Photo | Entity::Secret => {
+            out.extend_from_slice(value)
+        }
     }
 }
 
-fn digits(v: &[u8]) -> Vec<u8> {
-    v.iter().copied().filter(u8::is_ascii_digit).collect()
+fn digits(v: &[u8], out: &mut Vec<u8>) {
+    out.extend(v.iter().copied().filter(u8::is_ascii_digit));
 }
 
+/// The number before an extension (`ext`, `x`, `#`, any case).
 fn strip_extension(v: &[u8]) -> &[u8] {
-    let lower: Vec<u8> = v.to_ascii_lowercase();
-    let cut = [&b"ext"[..], b"x", b"#"]
-        .iter()
-        .filter_map(|m| memchr::memmem::find(&lower, m))
-        .min();
+    let cut = v.iter().enumerate().position(|(i, &b)| {
+        matches!(b, b'x' | b'X' | b'#')
+            || (b.eq_ignore_ascii_case(&b'e')
+                && v.get(i + 1).is_some_and(|c| c.eq_ignore_ascii_case(&b'x'))
+                && v.get(i + 2).is_some_and(|c| c.eq_ignore_ascii_case(&b't')))
+    });
     match cut {
         Some(c) => &v[..c],
         None => v,
@@ -60,12 +69,12 @@ fn strip_extension(v: &[u8]) -> &[u8] {
 }
 
 /// ASCII lower case with runs of white space folded to one space.
-fn folded(v: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(v.len());
+fn folded(v: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
     let mut space = false;
     for &b in v {
         if b.is_ascii_whitespace() {
-            space = !out.is_empty();
+            space = out.len() > start;
             continue;
         }
         if space {
@@ -74,7 +83,6 @@ fn folded(v: &[u8]) -> Vec<u8> {
         }
         out.push(b.to_ascii_lowercase());
     }
-    out
 }
 
 #[cfg(test)]
@@ -103,6 +111,15 @@ mod tests {
                 "{a} ~ {b}"
             );
         }
+        let mut buf = b"prefix".to_vec();
+        normalize_into(Entity::Phone, b"+1 (217) 555-0143 x9", &mut buf);
+        assert_eq!(buf, b"prefix2175550143");
+        assert_eq!(
+            normalize(Entity::Phone, b"217-555-0143 EXT 4"),
+            b"2175550143"
+        );
+        assert_eq!(normalize(Entity::Phone, b"1-217"), b"1217");
+        assert_eq!(normalize(Entity::OtherId, b"--"), b"--");
         assert_ne!(
             normalize(Entity::Ssn, b"123-45-6789"),
             normalize(Entity::Ssn, b"123-45-6780")

@@ -5,13 +5,42 @@
 
 use crate::entity::Entity;
 use crate::transform::key::Key;
+use crate::transform::normalize::normalize_into;
 
 /// Appends the shape-preserving token of `value` (whose canonical form is `normalized`).
 pub fn shape(key: &Key, entity: Entity, value: &[u8], normalized: &[u8], out: &mut Vec<u8>) {
-    let ks = key.stream(
-        &[b"shape", entity.name().as_bytes(), normalized],
-        value.len().max(1),
-    );
+    let n = value.len().max(1);
+    let mut small = [0u8; 64];
+    let mut big = Vec::new();
+    let ks: &mut [u8] = if n <= small.len() {
+        &mut small[..n]
+    } else {
+        big.resize(n, 0);
+        &mut big
+    };
+    key.stream_into(&[b"shape", entity.name().as_bytes(), normalized], ks);
+    write(entity, value, ks, out);
+}
+
+/// [`shape`] of the raw `value`, normalized in `out`'s spare room first.
+pub fn shape_of(key: &Key, entity: Entity, value: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    normalize_into(entity, value, out);
+    let n = value.len().max(1);
+    let mut small = [0u8; 64];
+    let mut big = Vec::new();
+    let ks: &mut [u8] = if n <= small.len() {
+        &mut small[..n]
+    } else {
+        big.resize(n, 0);
+        &mut big
+    };
+    key.stream_into(&[b"shape", entity.name().as_bytes(), &out[start..]], ks);
+    out.truncate(start);
+    write(entity, value, ks, out);
+}
+
+fn write(entity: Entity, value: &[u8], ks: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
     // Each character is replaced by one of its own class chosen by the key stream; the position
     // among characters of the value (not bytes) indexes the stream, so `123-45-6789` and
@@ -31,21 +60,33 @@ pub fn shape(key: &Key, entity: Entity, value: &[u8], normalized: &[u8], out: &m
         out.push(c);
         n += 1;
     }
-    let digits: Vec<usize> = (start..out.len())
-        .filter(|&i| out[i].is_ascii_digit())
-        .collect();
+    if !matches!(entity, Entity::Ssn | Entity::Phone | Entity::Fax) {
+        return;
+    }
+    // Positions of the first 12 digits written (enough to tell 9, 10 or 11).
+    let mut digits = [0usize; 12];
+    let mut count = 0;
+    for (i, b) in out.iter().enumerate().skip(start) {
+        if b.is_ascii_digit() {
+            if count < digits.len() {
+                digits[count] = i;
+            }
+            count += 1;
+        }
+    }
+    let digits = &digits[..count.min(12)];
     match entity {
-        Entity::Ssn if digits.len() == 9 => {
+        Entity::Ssn if count == 9 => {
             out[digits[0]] = b'9';
         }
-        Entity::Phone | Entity::Fax if digits.len() == 10 || digits.len() == 11 => {
-            let d = &digits[digits.len() - 10..];
+        Entity::Phone | Entity::Fax if count == 10 || count == 11 => {
+            let d = &digits[count - 10..];
             // Area code: valid NANP (first digit 2-9); exchange 555; line 01xx.
             out[d[0]] = b'2' + ks[0] % 8;
             for (&i, &v) in d[3..8].iter().zip(b"55501") {
                 out[i] = v;
             }
-            if digits.len() == 11 {
+            if count == 11 {
                 out[digits[0]] = b'1';
             }
         }
@@ -92,5 +133,13 @@ mod tests {
                 && e.ends_with(&e[e.len() - 4..])
         );
         assert_ne!(e, "Jane.Doe@example.org");
+        // The allocation-free path gives the same bytes, short or long.
+        let key = Key::from_bytes(&[7; 32]).unwrap();
+        let long = "x".repeat(100) + " 123-45-6789";
+        for (entity, v) in [(Entity::Ssn, "123-45-6789"), (Entity::Name, long.as_str())] {
+            let mut o = Vec::new();
+            shape_of(&key, entity, v.as_bytes(), &mut o);
+            assert_eq!(String::from_utf8(o).unwrap(), run(entity, v));
+        }
     }
 }

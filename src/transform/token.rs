@@ -4,12 +4,27 @@
 
 use crate::entity::Entity;
 use crate::transform::key::Key;
+use crate::transform::normalize::normalize_into;
 
 const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 /// Appends the token for `normalized` to `out`.
 pub fn token(key: &Key, entity: Entity, normalized: &[u8], out: &mut Vec<u8>) {
     let mac = key.mac(&[b"token", entity.name().as_bytes(), normalized]);
+    write(entity, &mac, out);
+}
+
+/// Appends the token for the raw `value`, normalized in `out`'s spare room first (no
+/// allocation once `out` has grown to fit).
+pub fn token_of(key: &Key, entity: Entity, value: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    normalize_into(entity, value, out);
+    let mac = key.mac(&[b"token", entity.name().as_bytes(), &out[start..]]);
+    out.truncate(start);
+    write(entity, &mac, out);
+}
+
+fn write(entity: Entity, mac: &[u8; 32], out: &mut Vec<u8>) {
     out.extend_from_slice(entity.name().as_bytes());
     out.push(b'_');
     let bits = u64::from_be_bytes([
@@ -108,5 +123,8 @@ mod tests {
         assert_eq!(a, t(&k1, b"123456789"));
         assert_ne!(a, t(&k2, b"123456789"));
         assert_ne!(a, t(&k1, b"123456780"));
+        let mut o = b"x".to_vec();
+        token_of(&k1, Entity::Ssn, b"123-45-6789", &mut o);
+        assert_eq!(&o[1..], a.as_bytes());
     }
 }

@@ -1,0 +1,278 @@
+//! A small per-column memo of whole-column replacements, so a column that repeats its values
+//! (first names, cities, the patient id of every encounter of one patient) pays for one HMAC
+//! per distinct value that is still in the cache rather than one per cell.
+//!
+//! Each column gets a direct-mapped table of [`SLOTS`] fixed-size slots, allocated on its first
+//! use: a look-up hashes the raw value (a few nanoseconds), compares it with the slot's key and
+//! copies the stored replacement; a miss overwrites the slot. Nothing is allocated per cell.
+//! Values or replacements longer than [`MAX_LEN`] bytes are not cached.
+//!
+//! A column whose values rarely repeat (an id column of a patients table) would only pay the
+//! stores. Each column therefore counts its hits over windows of [`WINDOW`] look-ups; after a
+//! window with fewer than one hit in [`MIN_HIT_RATE`], the column skips the cache for
+//! [`PAUSE`] cells and then tries again, so a high-cardinality column costs one counter
+//! increment per cell.
+//!
+//! What a cached entry stands for is a pure function of (entity, action, raw value): the
+//! caller never caches a value whose replacement depends on anything else (a date shifted by
+//! its row's subject). The column only decides which table a value lands in, i.e. the hit
+//! rate, never the output: output is byte-identical with the cache on or off (a test pins
+//! that, and `PHISCRUB_CELL_CACHE=0` turns it off for comparisons).
+
+use crate::entity::Entity;
+use crate::policy::Action;
+
+/// Slots per column (a power of two: the top bits of a hash pick one).
+pub const SLOTS: usize = 1 << SLOT_BITS;
+const SLOT_BITS: u32 = 10;
+/// Longest value, and longest replacement, that is cached.
+pub const MAX_LEN: usize = 48;
+/// Look-ups per hit-rate window.
+pub const WINDOW: u32 = 4096;
+/// A window with fewer than `WINDOW / MIN_HIT_RATE` hits pauses the column.
+pub const MIN_HIT_RATE: u32 = 16;
+/// Cells a paused column skips the cache for before it tries again.
+pub const PAUSE: u32 = 1 << 16;
+/// Columns tracked; cells of further columns are not cached.
+const MAX_COLUMNS: usize = 64;
+
+#[derive(Clone, Copy)]
+struct Slot {
+    /// Hash of the key, 0 for an empty slot (a real hash of 0 is stored as 1).
+    hash: u64,
+    klen: u8,
+    vlen: u8,
+    key: [u8; MAX_LEN],
+    val: [u8; MAX_LEN],
+}
+
+const EMPTY: Slot = Slot {
+    hash: 0,
+    klen: 0,
+    vlen: 0,
+    key: [0; MAX_LEN],
+    val: [0; MAX_LEN],
+};
+
+struct Column {
+    /// Identity of the column (its field name's address): only picks the table.
+    id: usize,
+    entity: Entity,
+    action: Action,
+    slots: Box<[Slot]>,
+    lookups: u32,
+    hits: u32,
+    /// Cells left to skip while paused.
+    paused: u32,
+}
+
+/// The per-thread cache of one [`Cells`](super::cells::Cells).
+pub struct CellCache {
+    on: bool,
+    columns: Vec<Column>,
+    /// Index of the column used last (consecutive cells are often of the same column).
+    last: usize,
+    /// Slot of the last miss, to store into.
+    pending: Option<(usize, usize, u64)>,
+}
+
+impl Default for CellCache {
+    fn default() -> Self {
+        CellCache::new(std::env::var_os("PHISCRUB_CELL_CACHE").is_none_or(|v| v != "0"))
+    }
+}
+
+impl CellCache {
+    pub fn new(on: bool) -> CellCache {
+        CellCache {
+            on,
+            columns: Vec::new(),
+            last: 0,
+            pending: None,
+        }
+    }
+
+    /// Appends the cached replacement of `value` in column `id` to `out` and returns true, or
+    /// returns false and remembers where [`store`](Self::store) should put it.
+    pub fn get(
+        &mut self,
+        id: usize,
+        entity: Entity,
+        action: Action,
+        value: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.pending = None;
+        if !self.on || value.len() > MAX_LEN {
+            return false;
+        }
+        let Some(c) = self.column(id, entity, action) else {
+            return false;
+        };
+        let col = &mut self.columns[c];
+        if col.paused > 0 {
+            col.paused -= 1;
+            return false;
+        }
+        if col.slots.is_empty() {
+            col.slots = vec![EMPTY; SLOTS].into_boxed_slice();
+        }
+        col.lookups += 1;
+        if col.lookups >= WINDOW {
+            if col.hits < WINDOW / MIN_HIT_RATE {
+                col.paused = PAUSE;
+            }
+            col.lookups = 0;
+            col.hits = 0;
+        }
+        let h = hash(value);
+        // The top bits: a multiply carries every input bit up, not down.
+        let at = (h >> (64 - SLOT_BITS)) as usize;
+        let s = &col.slots[at];
+        if s.hash == h && &s.key[..usize::from(s.klen)] == value {
+            col.hits += 1;
+            out.extend_from_slice(&s.val[..usize::from(s.vlen)]);
+            return true;
+        }
+        self.pending = Some((c, at, h));
+        false
+    }
+
+    /// Stores `replacement` for the `value` of the last missed [`get`](Self::get).
+    pub fn store(&mut self, value: &[u8], replacement: &[u8]) {
+        let Some((c, at, h)) = self.pending.take() else {
+            return;
+        };
+        if replacement.len() > MAX_LEN {
+            return;
+        }
+        if let Some(s) = self.columns.get_mut(c).and_then(|c| c.slots.get_mut(at)) {
+            s.hash = h;
+            s.klen = value.len() as u8;
+            s.vlen = replacement.len() as u8;
+            s.key[..value.len()].copy_from_slice(value);
+            s.val[..replacement.len()].copy_from_slice(replacement);
+        }
+    }
+
+    fn column(&mut self, id: usize, entity: Entity, action: Action) -> Option<usize> {
+        let same = |c: &Column| c.id == id && c.entity == entity && c.action == action;
+        if self.columns.get(self.last).is_some_and(same) {
+            return Some(self.last);
+        }
+        let c = match self.columns.iter().position(same) {
+            Some(c) => c,
+            None if self.columns.len() < MAX_COLUMNS => {
+                self.columns.push(Column {
+                    id,
+                    entity,
+                    action,
+                    slots: Box::new([]),
+                    lookups: 0,
+                    hits: 0,
+                    paused: 0,
+                });
+                self.columns.len() - 1
+            }
+            None => return None,
+        };
+        self.last = c;
+        Some(c)
+    }
+}
+
+/// A fast, non-cryptographic hash of a short value (FxHash-style multiply-rotate over 8-byte
+/// words); never 0. Only the hit rate depends on its quality: keys are compared in full.
+fn hash(v: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = v.len() as u64;
+    let mut words = v.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    }
+    h.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+    use crate::transform::{key::Key, Transformer};
+
+    /// Cache on and cache off give the same bytes, over a column mixing repeats, collisions,
+    /// values too long to cache, and a stretch of unique values long enough to pause it.
+    #[test]
+    fn cached_output_is_byte_identical_to_uncached() {
+        let t = Transformer::new(
+            Policy::defaults(true),
+            Some(Key::from_bytes(&[5; 32]).unwrap()),
+        );
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        for i in 0..30_000u32 {
+            values.push(format!("Name{}", i % 37).into_bytes());
+            values.push(format!("id-{i:08}").into_bytes());
+            if i % 1000 == 0 {
+                values.push(vec![b'x'; MAX_LEN + 1 + (i as usize % 5)]);
+            }
+        }
+        for (entity, action) in [
+            (Entity::Name, Action::Token),
+            (Entity::Ssn, Action::Shape),
+            (
+                Entity::Name,
+                Action::Mask {
+                    ch: '*',
+                    keep_last: 2,
+                },
+            ),
+        ] {
+            let mut on = CellCache::new(true);
+            let mut hits = 0;
+            for (n, v) in values.iter().enumerate() {
+                // Two columns sharing one cache, as one worker's cells do.
+                let id = usize::from(v.starts_with(b"Name"));
+                let mut want = Vec::new();
+                t.apply_offset(action, entity, v, 0, &mut want);
+                let mut got = b"prefix".to_vec();
+                if on.get(id, entity, action, v, &mut got) {
+                    hits += 1;
+                } else {
+                    let s = got.len();
+                    t.apply_offset(action, entity, v, 0, &mut got);
+                    let new = got[s..].to_vec();
+                    on.store(v, &new);
+                }
+                assert_eq!(&got[6..], &want[..], "{entity:?} {action:?} value {n}");
+            }
+            assert!(hits > 29_000, "the repeating column hits: {hits}");
+            // The unique column (created second) paused itself.
+            assert!(on.columns[1].paused > 0, "{}", on.columns[1].paused);
+        }
+    }
+
+    #[test]
+    fn off_never_hits_and_keys_compare_in_full() {
+        let mut off = CellCache::new(false);
+        let mut out = Vec::new();
+        assert!(!off.get(1, Entity::Name, Action::Token, b"a", &mut out));
+        off.store(b"a", b"T");
+        assert!(!off.get(1, Entity::Name, Action::Token, b"a", &mut out));
+        let mut on = CellCache::new(true);
+        assert!(!on.get(1, Entity::Name, Action::Token, b"a", &mut out));
+        on.store(b"a", b"T");
+        assert!(on.get(1, Entity::Name, Action::Token, b"a", &mut out));
+        assert_eq!(out, b"T");
+        // Another entity or action on the same column is another table.
+        assert!(!on.get(1, Entity::Location, Action::Token, b"a", &mut out));
+        assert!(!on.get(1, Entity::Name, Action::Redact, b"a", &mut out));
+        assert_ne!(hash(b"abcdefgh1"), hash(b"abcdefgh2"));
+    }
+}
