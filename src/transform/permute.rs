@@ -126,11 +126,14 @@ pub fn digits(
         .fold(0u128, |acc, d| acc * 10 + u128::from(d - b'0'));
     let padded = body[0] == b'0' && width > 1;
     let top = 10u128.pow(width) - 1;
-    let lo = if padded || width == 1 {
-        0
-    } else {
-        10u128.pow(width - 1)
-    };
+    // One digit: 0 stays 0 and 1..=9 permute among themselves, so a positive id stays positive
+    // (a `CHECK (id > 0)` holds) and the map is still a bijection of 0..=9.
+    if width == 1 && x == 0 {
+        out.extend_from_slice(sign);
+        out.push(b'0');
+        return true;
+    }
+    let lo = if padded { 0 } else { 10u128.pow(width - 1) };
     let hi = match max {
         Some(m) if m >= lo && m < top && !padded => m,
         _ => top,
@@ -200,6 +203,7 @@ mod tests {
             ("-42", None),
             ("0071", None),
             ("7", None),
+            ("1", None),
             ("2147483000", Some(2_147_483_647)),
             ("99999999999999999999999999999999999999", None),
         ] {
@@ -209,10 +213,18 @@ mod tests {
             if let Some(m) = max {
                 assert!(out.parse::<u128>().unwrap() <= m, "{out}");
             }
-            if !v.starts_with('0') && v.len() > 1 {
-                assert!(!out.starts_with('0'), "{out}");
+            if !v.starts_with('0') {
+                assert!(
+                    !out.starts_with('0'),
+                    "{v} -> {out}: a positive id stays positive"
+                );
             }
         }
+        let ones: std::collections::BTreeSet<String> = (0..10)
+            .map(|d| run(&d.to_string(), None).unwrap())
+            .collect();
+        assert_eq!(ones.len(), 10, "one digit: a bijection of 0..=9");
+        assert_eq!(run("0", None).as_deref(), Some("0"));
         for bad in ["", "12a", "1.5", "-", "1".repeat(39).as_str()] {
             assert_eq!(run(bad, None), None, "{bad}");
         }
