@@ -16,8 +16,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// Distinct shaped values remembered, over all columns (about 40 bytes each).
-pub const LIMIT: usize = 4_000_000;
+/// Distinct shaped values remembered, over all columns (about 40 bytes each, so at most about
+/// 40 MB: memory stays flat whatever the dump size).
+pub const LIMIT: usize = 1_000_000;
 
 const SHARDS: usize = 16;
 
