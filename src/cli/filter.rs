@@ -1,10 +1,7 @@
-use std::path::PathBuf;
-
 use anyhow::{Context as _, Result};
 use clap::Args;
 
-use super::Common;
-use phiscrub::entity::Entity;
+use super::EngineArgs;
 use phiscrub::filter::{self, run, Config, Diag, FilterFormat, OnError, RsyslogInput};
 
 #[derive(Debug, Args)]
@@ -28,57 +25,14 @@ pub struct FilterArgs {
     /// rsyslog: what the mmexternal action's `interface.input` sends.
     #[arg(long, value_enum, default_value_t = RsyslogInput::Fulljson)]
     pub rsyslog_input: RsyslogInput,
-    /// Ignore findings scoring below this (0..1); overrides the policy's `min_score`.
-    #[arg(long, value_name = "SCORE")]
-    pub min_score: Option<f32>,
-    /// Only these entities (comma-separated, e.g. SSN,EMAIL).
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub entities: Vec<Entity>,
-    /// Leave these entities alone (comma-separated).
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub exclude_entities: Vec<Entity>,
-    /// Extra rule packs: a directory of *.toml files or one file; repeatable.
-    #[arg(long = "rules", value_name = "DIR")]
-    pub rules: Vec<PathBuf>,
-    /// Policy file (phiscrub.toml) mapping entities and rules to actions.
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Key file (hex or base64, at least 32 bytes) for tokens, shapes and date shifts.
-    #[arg(long, value_name = "FILE")]
-    pub key_file: Option<PathBuf>,
-    /// The key itself, from the environment (never pass a key on the command line).
-    #[arg(
-        long = "key-env",
-        env = "PHISCRUB_KEY",
-        hide_env_values = true,
-        hide = true
-    )]
-    pub key_env: Option<String>,
-    /// Scrubbing threads (default: all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-    /// No notices or summary on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// Rules, policy, key, entity filters and threads, exactly as `scrub` takes them.
+    #[command(flatten)]
+    pub shared: EngineArgs,
 }
 
 pub fn run(a: FilterArgs) -> Result<i32> {
     // The engine is built exactly as `scan` and `scrub` build it, so tokens are theirs.
-    let common = Common {
-        format: phiscrub::formats::Format::Text,
-        min_score: a.min_score,
-        delimiter: None,
-        subject_column: None,
-        unknown_columns: None,
-        entities: a.entities.clone(),
-        exclude_entities: a.exclude_entities.clone(),
-        rules: a.rules.clone(),
-        policy: a.policy.clone(),
-        key_file: a.key_file.clone(),
-        key_env: a.key_env.clone(),
-        threads: a.threads,
-        quiet: a.quiet,
-    };
+    let common = &a.shared;
     let engine = common.engine()?;
     let columns = phiscrub::classify::ColumnRules::builtin()?;
     common.notice_placeholders(&engine);
@@ -91,11 +45,11 @@ pub fn run(a: FilterArgs) -> Result<i32> {
     };
     // A panic message could quote internals; a failed line is masked and noticed instead.
     std::panic::set_hook(Box::new(|_| {}));
-    let diag = Diag::new(a.quiet);
+    let diag = Diag::new(a.shared.quiet);
     let totals = run::Totals::default();
     let result = run::run_stdio(&engine, &columns, &cfg, common.threads(), &diag, &totals);
     let s = totals.summary();
-    if !a.quiet {
+    if !a.shared.quiet {
         let held = diag.held();
         let more = if held > 0 {
             format!(" ({held} notices not shown)")

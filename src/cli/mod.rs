@@ -52,15 +52,12 @@ pub enum Command {
     Serve(serve::ServeArgs),
 }
 
-/// Flags shared by `scan` and `scrub`.
+/// Flags shared by `scan`, `scrub`, `profile` and `serve`: the input's format, and the engine.
 #[derive(Debug, Args)]
 pub struct Common {
     /// Input format; `auto` picks from the file name and content.
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     pub format: Format,
-    /// Ignore findings scoring below this (0..1); overrides the policy's `min_score`.
-    #[arg(long, value_name = "SCORE")]
-    pub min_score: Option<f32>,
     /// CSV/TSV field delimiter, one character (`,` `;` `|` or `tab`); sniffed when absent.
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
@@ -68,6 +65,17 @@ pub struct Common {
     /// dates are then shifted by a keyed offset per subject, keeping each one's intervals.
     #[arg(long, value_name = "COLUMN")]
     pub subject_column: Option<String>,
+    #[command(flatten)]
+    pub shared: EngineArgs,
+}
+
+/// Flags of every command that builds the detection engine the same way (`filter` too, so its
+/// tokens are `scrub`'s): rules, policy, key, entity filters, threads.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Ignore findings scoring below this (0..1); overrides the policy's `min_score`.
+    #[arg(long, value_name = "SCORE")]
+    pub min_score: Option<f32>,
     /// Only these entities (comma-separated, e.g. SSN,EMAIL).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub entities: Vec<Entity>,
@@ -104,6 +112,18 @@ pub struct Common {
 }
 
 impl Common {
+    /// The `--delimiter` byte.
+    pub fn delimiter(&self) -> Result<Option<u8>> {
+        match self.delimiter.as_deref() {
+            None => Ok(None),
+            Some("tab") | Some("\\t") | Some("\t") => Ok(Some(b'\t')),
+            Some(d) if d.len() == 1 && d.is_ascii() && d != "\"" => Ok(Some(d.as_bytes()[0])),
+            Some(_) => bail!("--delimiter takes one ASCII character other than a quote, or `tab`"),
+        }
+    }
+}
+
+impl EngineArgs {
     fn key(&self) -> Result<Option<Key>> {
         if let Some(path) = &self.key_file {
             return Ok(Some(Key::from_file(path)?));
@@ -123,16 +143,6 @@ impl Common {
                 "phiscrub: no key given, so values become [ENTITY] placeholders; \
                  a key (`phiscrub keygen`) gives consistent tokens instead"
             );
-        }
-    }
-
-    /// The `--delimiter` byte.
-    pub fn delimiter(&self) -> Result<Option<u8>> {
-        match self.delimiter.as_deref() {
-            None => Ok(None),
-            Some("tab") | Some("\\t") | Some("\t") => Ok(Some(b'\t')),
-            Some(d) if d.len() == 1 && d.is_ascii() && d != "\"" => Ok(Some(d.as_bytes()[0])),
-            Some(_) => bail!("--delimiter takes one ASCII character other than a quote, or `tab`"),
         }
     }
 

@@ -21,7 +21,7 @@ pub struct ProfileArgs {
 
 /// Prints how each column is classified, so a user can review it and freeze it into a policy.
 pub fn run(a: ProfileArgs) -> Result<i32> {
-    let engine = a.common.engine()?;
+    let engine = a.common.shared.engine()?;
     let columns = ColumnRules::builtin()?;
     let format = a.common.format.resolve(Some(&a.path));
     let delimiter = a

@@ -21,7 +21,7 @@ pub struct ScanArgs {
 }
 
 pub fn run(a: ScanArgs) -> Result<i32> {
-    let engine = a.common.engine()?;
+    let engine = a.common.shared.engine()?;
     let columns = phiscrub::classify::ColumnRules::builtin()?;
     let delimiter = a.common.delimiter()?;
     let inputs = job::expand(&a.paths, None)?;
@@ -35,9 +35,9 @@ pub fn run(a: ScanArgs) -> Result<i32> {
     let want_classes = report.wants_columns();
     let report_cell = std::cell::RefCell::new(&mut report);
     let total_size = job::total_size(&inputs);
-    let failures = super::progress::with_progress(!a.common.quiet, total_size, |progress| {
+    let failures = super::progress::with_progress(!a.common.shared.quiet, total_size, |progress| {
         let opts = JobOptions {
-            threads: a.common.threads(),
+            threads: a.common.shared.threads(),
             char_offsets,
             fingerprints,
             positions: true,
@@ -59,7 +59,7 @@ pub fn run(a: ScanArgs) -> Result<i32> {
     let failed = super::report_failures(&failures);
     report.set_columns(classes.into_inner().unwrap_or_default());
     let total = report.total();
-    if !a.common.quiet {
+    if !a.common.shared.quiet {
         eprintln!("{}", report.summary_line(started.elapsed().as_secs_f64()));
     }
     report.finish()?;

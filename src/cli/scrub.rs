@@ -37,10 +37,10 @@ pub struct ScrubArgs {
 }
 
 pub fn run(a: ScrubArgs) -> Result<i32> {
-    let engine = a.common.engine()?;
+    let engine = a.common.shared.engine()?;
     let columns = phiscrub::classify::ColumnRules::builtin()?;
     let delimiter = a.common.delimiter()?;
-    a.common.notice_placeholders(&engine);
+    a.common.shared.notice_placeholders(&engine);
     let dest = match (&a.output, a.in_place) {
         (Some(p), _) => Dest::Path(p.clone()),
         (None, true) => Dest::InPlace,
@@ -86,10 +86,10 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
     let want_classes = report.wants_columns();
     let cell = std::cell::RefCell::new(&mut report);
     // Streaming stdin to stdout is a pipe stage (`tail -f |`): no progress line there.
-    let show = !a.common.quiet && !matches!(dest, Dest::Stdout);
+    let show = !a.common.shared.quiet && !matches!(dest, Dest::Stdout);
     let failures = super::progress::with_progress(show, job::total_size(&inputs), |progress| {
         let opts = JobOptions {
-            threads: a.common.threads(),
+            threads: a.common.shared.threads(),
             char_offsets,
             fingerprints,
             positions,
@@ -111,7 +111,7 @@ pub fn run(a: ScrubArgs) -> Result<i32> {
     });
     let failed = super::report_failures(&failures);
     report.set_columns(classes.into_inner().unwrap_or_default());
-    if !a.common.quiet {
+    if !a.common.shared.quiet {
         eprintln!("{}", report.summary_line(started.elapsed().as_secs_f64()));
     }
     if let Some(warning) = engine.transformer.collisions().summary() {
@@ -142,7 +142,7 @@ fn verify(
     let mut left: std::collections::BTreeMap<&'static str, u64> = Default::default();
     let mut first: Option<String> = None;
     let opts = JobOptions {
-        threads: common.threads(),
+        threads: common.shared.threads(),
         char_offsets: false,
         fingerprints: false,
         positions: true,
@@ -173,7 +173,7 @@ fn verify(
         bail!("--verify could not read {} output(s)", failures.len());
     }
     if left.is_empty() {
-        if !common.quiet {
+        if !common.shared.quiet {
             eprintln!(
                 "phiscrub: verify: no finding left in {} output(s)",
                 outputs.len()

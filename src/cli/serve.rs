@@ -114,13 +114,13 @@ pub fn run(a: ServeArgs) -> Result<i32> {
     }
     let otlp_upstream = upstream(a.otlp_upstream.as_deref(), "--otlp-upstream")?;
     let scrub_upstream = upstream(a.scrub_upstream.as_deref(), "--scrub-upstream")?;
-    let engine = a.common.engine()?;
-    a.common.notice_placeholders(&engine);
+    let engine = a.common.shared.engine()?;
+    a.common.shared.notice_placeholders(&engine);
     let limits = Limits {
         max_body: a.max_body,
         request_timeout: secs(a.request_timeout, "--request-timeout")?,
         queue: a.queue.max(1),
-        workers: a.common.threads(),
+        workers: a.common.shared.threads(),
         max_connections: a.max_connections.max(1),
         shutdown_timeout: secs(a.shutdown_timeout, "--shutdown-timeout")?,
     };
@@ -129,7 +129,7 @@ pub fn run(a: ServeArgs) -> Result<i32> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    if token.is_none() && !a.common.quiet {
+    if token.is_none() && !a.common.shared.quiet {
         eprintln!("phiscrub serve: warning: --no-auth: anyone who can reach the port can use it");
     }
     let config = Config {
@@ -141,7 +141,7 @@ pub fn run(a: ServeArgs) -> Result<i32> {
         scrub_upstream,
         columns: phiscrub::classify::ColumnRules::builtin()?,
         subject_column: a.common.subject_column.clone(),
-        quiet: a.common.quiet,
+        quiet: a.common.shared.quiet,
     };
     phiscrub::serve::run(engine, config, |addr| {
         // Always printed, even with --quiet: a supervisor or test reads the port from it.
