@@ -157,9 +157,38 @@ impl<'e> Cells<'e> {
     /// `class` named `field`, at data row `row`. Returns whether the value changed.
     ///
     /// # Errors
-    /// Only what `found` returns.
+    /// What `found` returns, and a collision in a column declared unique: two different
+    /// values with one replacement (the message names the column and both rows, never a
+    /// value), since the restore would fail on it.
     #[allow(clippy::too_many_arguments)]
     pub fn cell(
+        &mut self,
+        value: &[u8],
+        class: &ColumnClass,
+        field: Option<&Arc<str>>,
+        row: u64,
+        place: Place<'_>,
+        opts: &RunOptions<'_>,
+        scrub: bool,
+        found: &mut dyn FnMut(&Located) -> io::Result<()>,
+    ) -> Result<bool, PipelineError> {
+        let changed = self.rewrite(value, class, field, row, place, opts, scrub, found)?;
+        if let (true, true, Some(f)) = (changed, class.unique, field) {
+            let t = &self.engine.transformer;
+            if let Some(first) = t.collisions().check(f, value, &self.value, row) {
+                let (a, b) = (first.min(row), first.max(row));
+                return Err(PipelineError::Format(format!(
+                    "column {f} is a unique key, but rows {a} and {b} get the same replacement \
+                     for different values, so the restore would fail; give this column an \
+                     action whose replacements cannot collide (`token` in the policy's [columns])"
+                )));
+            }
+        }
+        Ok(changed)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rewrite(
         &mut self,
         value: &[u8],
         class: &ColumnClass,
@@ -300,21 +329,15 @@ impl<'e> Cells<'e> {
                 shaped = self.fit(ty, e, value);
             }
         }
-        if let (true, Some(f)) = (shaped, field) {
+        // Shaped values of other columns: a collision merges two people, counted as a warning
+        // (a unique column is checked for every action by `cell`).
+        if let (true, false, Some(f)) = (shaped, unique, field) {
             let norm = crate::transform::normalize::normalize(e, value);
-            if self
+            let _ = self
                 .engine
                 .transformer
                 .collisions()
-                .check(f, &norm, &self.value)
-                && unique
-            {
-                return Err(PipelineError::Format(format!(
-                    "column {f}, row {row}: two different values got the same shape-preserving \
-                     replacement in a unique column, so the restore would fail; give this \
-                     column the `token` action in the policy's [columns]"
-                )));
-            }
+                .check(f, &norm, &self.value, row);
         }
         self.stats.changed += 1;
         Ok(self.value != value)

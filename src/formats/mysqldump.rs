@@ -21,12 +21,9 @@
 //! A dump that ends inside a statement, a row or a string is an error naming the line (and the
 //! table), never a value, and so is a row whose number of values does not fit the table.
 //!
-//! Unique keys: a shape-preserving replacement has fewer possible values than real data (an
-//! SSN token lives in the 9xx area), so two values can meet in one token; in a column that is
-//! alone a PRIMARY KEY or UNIQUE key that breaks the restore (or, under the dump's
-//! `UNIQUE_CHECKS=0`, the key). This thread keeps a 64-bit hash of each such replacement with
-//! the hash of its value (about 24 bytes per changed unique value) and stops with an error
-//! naming the column and the two rows, never the values, when two different values meet.
+//! Unique keys: a single-column PRIMARY KEY or UNIQUE key sets `ColumnClass::unique`, so
+//! [`Cells`] checks every changed value of it for collisions (see `transform::collide`) and
+//! the run stops with the column and both rows, never the values, when two meet.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
@@ -55,8 +52,6 @@ struct Col {
     /// `table.column`: field name in reports and policy `[columns]` globs.
     field: Arc<str>,
     class: ColumnClass,
-    /// A single-column PRIMARY KEY or UNIQUE key: replacements are checked for collisions.
-    unique: bool,
 }
 
 /// The classes of the columns of one INSERT shape, and which is the `--subject-column`.
@@ -114,9 +109,6 @@ struct Done {
     tail_chars: u64,
     len: u64,
     stats: Stats,
-    /// Changed values of unique columns: field, hash of the replacement, hash of the value,
-    /// row.
-    uniq: Vec<(Arc<str>, u64, u64, u64)>,
     /// The unit failed (its output is not to be written).
     error: Option<PipelineError>,
 }
@@ -187,8 +179,6 @@ fn run_sized<W: Write + ?Sized>(
         let mut pending = BTreeMap::new();
         let (mut next, mut lines, mut carry) = (0u64, 0u64, 0u64);
         let mut result = Ok(());
-        // Unique keys: replacement hash → (value hash, row), per column.
-        let mut keys: HashMap<Arc<str>, HashMap<u64, (u64, u64)>> = HashMap::new();
         'recv: for d in done_rx.iter() {
             pending.insert(d.seq, d);
             while let Some(d) = pending.remove(&next) {
@@ -213,23 +203,6 @@ fn run_sized<W: Write + ?Sized>(
                     if let Err(e) = found(&l) {
                         result = Err(PipelineError::Report(e));
                         break 'recv;
-                    }
-                }
-                for (field, out, value, row) in d.uniq {
-                    let seen = keys.entry(field.clone()).or_default();
-                    match seen.entry(out) {
-                        std::collections::hash_map::Entry::Occupied(o) if o.get().0 != value => {
-                            let (table, _) = field.rsplit_once('.').unwrap_or((&field, ""));
-                            result = Err(PipelineError::Format(format!(
-                                "`{field}` is a unique key, but rows {} and {row} of `{table}` get the same replacement for different values, so the restore would fail or break the key; give this column an action whose replacements cannot collide (policy [columns])",
-                                o.get().1
-                            )));
-                            break 'recv;
-                        }
-                        std::collections::hash_map::Entry::Occupied(_) => {}
-                        std::collections::hash_map::Entry::Vacant(v) => {
-                            v.insert((value, row));
-                        }
                     }
                 }
                 stats.findings += d.stats.findings;
@@ -264,7 +237,6 @@ fn extra_column() -> &'static Arc<Col> {
         Arc::new(Col {
             field: Arc::from(""),
             class: ColumnClass::scanned(""),
-            unique: false,
         })
     })
 }
@@ -283,7 +255,6 @@ fn work(
     let before = cells.stats;
     let mut out = Vec::with_capacity(if scrub { data.len() + 4096 } else { 0 });
     let mut found: Vec<Located> = Vec::new();
-    let mut uniq = Vec::new();
     let mut error = None;
     let mut cursor = 0;
     let empty: Vec<Arc<Col>> = Vec::new();
@@ -374,9 +345,6 @@ fn work(
                     break 'rows;
                 }
             };
-            if changed && col.unique {
-                uniq.push((col.field.clone(), hash(&cells.value), hash(&value), row.row));
-            }
             if scrub {
                 if changed {
                     v.encode(data, &cells.value, mode, &mut out);
@@ -409,17 +377,8 @@ fn work(
             findings: after.findings - before.findings,
             changed: after.changed - before.changed,
         },
-        uniq,
         error,
     }
-}
-
-/// A fixed 64-bit hash (for collision checks of unique keys; never written anywhere).
-fn hash(v: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
-    v.hash(&mut h);
-    h.finish()
 }
 
 /// A `JSON` column's document: each string and number inside is a cell named
@@ -1390,15 +1349,13 @@ impl<'a, 'e> Reader<'a, 'e> {
             if let Some(d) = def {
                 set_sql_type(&mut class, &d.decl);
             }
-            let unique = def.is_some_and(|d| d.unique);
-            class.unique = unique;
+            class.unique = def.is_some_and(|d| d.unique);
             if let Some(Ok(mut all)) = self.opts.classes.map(|m| m.lock()) {
                 all.push(class.clone());
             }
             let c = Arc::new(Col {
                 field: Arc::from(field),
                 class,
-                unique,
             });
             ts.classified.insert(lname, c.clone());
             cols.push(c);
@@ -1874,7 +1831,7 @@ mod tests {
                     let err = err.to_string();
                     assert!(fails, "{ddl}: {err}");
                     assert!(
-                        err.contains("`p.ssn`") && err.contains("rows 1 and 2"),
+                        err.contains("p.ssn is a unique key") && err.contains("rows 1 and 2"),
                         "{err}"
                     );
                     assert!(!err.contains("8726") && !err.contains("26'"), "{err}");

@@ -3,9 +3,10 @@
 //! SSN has only the 10⁸ values of the never-issued 9xx area, so among ten thousand distinct
 //! SSNs two are likely to get the same replacement (the birthday bound). In a unique column
 //! that breaks the restore; in any column it merges two people. So every shaped value of a
-//! structured column is checked here: two different inputs with one output is a collision,
-//! which the caller turns into an error for a column known to be unique and a counted
-//! warning otherwise.
+//! structured column is checked here, and so is every changed value of a column a dump
+//! declares unique, whatever its action (a mask or a placeholder collides too): two different
+//! inputs with one output is a collision, which the caller turns into an error naming the
+//! column and both rows for a unique column, and a counted warning otherwise.
 //!
 //! Memory is bounded: after [`LIMIT`] distinct values the watch stops adding (and says so in
 //! [`Collisions::summary`]); hashes only, never values.
@@ -25,7 +26,8 @@ const SHARDS: usize = 16;
 /// Shaped outputs seen so far, by column, as hashes.
 #[derive(Debug, Default)]
 pub struct Collisions {
-    shards: [Mutex<HashMap<u64, u64>>; SHARDS],
+    /// Hash of (column, output) → hash of the input and the row it was first seen in.
+    shards: [Mutex<HashMap<u64, (u64, u64)>>; SHARDS],
     entries: AtomicUsize,
     /// Collisions per column.
     found: Mutex<BTreeMap<String, u64>>,
@@ -40,30 +42,30 @@ fn hash(parts: &[&[u8]]) -> u64 {
 }
 
 impl Collisions {
-    /// Records that `input` (normalized) became `output` in `column`; returns `true` when a
-    /// different input already became the same output there.
-    pub fn check(&self, column: &str, input: &[u8], output: &[u8]) -> bool {
+    /// Records that `input` (normalized) became `output` in `column` at `row`; returns the row
+    /// of a different input that already became the same output there.
+    pub fn check(&self, column: &str, input: &[u8], output: &[u8], row: u64) -> Option<u64> {
         let out = hash(&[column.as_bytes(), output]);
         let inp = hash(&[input]);
         let shard = &self.shards[(out as usize) % SHARDS];
         let Ok(mut map) = shard.lock() else {
-            return false;
+            return None;
         };
         match map.get(&out) {
-            Some(&prev) if prev != inp => {
+            Some(&(prev, first)) if prev != inp => {
                 drop(map);
                 if let Ok(mut f) = self.found.lock() {
                     *f.entry(column.to_string()).or_default() += 1;
                 }
-                true
+                Some(first)
             }
-            Some(_) => false,
+            Some(_) => None,
             None => {
                 if self.entries.load(Ordering::Relaxed) < LIMIT {
-                    map.insert(out, inp);
+                    map.insert(out, (inp, row));
                     self.entries.fetch_add(1, Ordering::Relaxed);
                 }
-                false
+                None
             }
         }
     }
@@ -97,13 +99,18 @@ mod tests {
     #[test]
     fn same_input_is_no_collision_different_input_is() {
         let c = Collisions::default();
-        assert!(!c.check("p.ssn", b"123456789", b"912-34-5678"));
-        assert!(!c.check("p.ssn", b"123456789", b"912-34-5678"), "a repeat");
-        assert!(
-            !c.check("q.ssn", b"987654321", b"912-34-5678"),
-            "another column"
+        assert_eq!(c.check("p.ssn", b"123456789", b"912-34-5678", 1), None);
+        assert_eq!(
+            c.check("p.ssn", b"123456789", b"912-34-5678", 2),
+            None,
+            "a repeat"
         );
-        assert!(c.check("p.ssn", b"987654321", b"912-34-5678"));
+        assert_eq!(
+            c.check("q.ssn", b"987654321", b"912-34-5678", 3),
+            None,
+            "other column"
+        );
+        assert_eq!(c.check("p.ssn", b"987654321", b"912-34-5678", 4), Some(1));
         let s = c.summary().unwrap();
         assert!(s.contains("p.ssn 1") && !s.contains("912"), "{s}");
         assert!(Collisions::default().summary().is_none());
