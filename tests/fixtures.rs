@@ -6,6 +6,8 @@
 //! the Parquet files keep schema, row counts, row groups and key-value metadata (parquet crate
 //! and, where installed, pyarrow).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -303,15 +305,6 @@ fn scrubbed_parquet_keeps_schema_row_groups_and_metadata() {
 }
 
 fn pyarrow_same(src: &Path, out: &Path) {
-    let have = Command::new("python3")
-        .args(["-c", "import pyarrow"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        println!("note: pyarrow not installed; skipping the pyarrow read-back");
-        return;
-    }
     let script = r#"
 import sys
 import pyarrow.parquet as pq
@@ -323,16 +316,5 @@ assert rg(a) == rg(b)
 assert a.metadata.metadata == b.metadata.metadata
 b.read()
 "#;
-    let res = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(src)
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(
-        res.status.success(),
-        "pyarrow: {}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    common::pyarrow_script(script, &[src, out]);
 }

@@ -3,6 +3,8 @@
 //! field and row; a truncated file is a clear error that leaves nothing behind. Fixtures are
 //! written here with the arrow and parquet crates (synthetic data, no binary fixtures).
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
@@ -500,15 +502,6 @@ fn scrub_keeps_schema_metadata_codecs_and_row_groups() {
 
 /// pyarrow, when installed, reads the rewritten file with the same schema, rows and metadata.
 fn pyarrow_agrees(src: &Path, out: &Path) {
-    let have = Command::new("python3")
-        .args(["-c", "import pyarrow"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        println!("note: pyarrow not installed; skipping the pyarrow read-back");
-        return;
-    }
     let script = r#"
 import sys
 import pyarrow.parquet as pq
@@ -522,19 +515,7 @@ t = b.read()
 assert t.column("STATE").to_pylist() == a.read().column("STATE").to_pylist()
 print("pyarrow ok")
 "#;
-    let res = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(src)
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(
-        res.status.success(),
-        "pyarrow: {}{}",
-        String::from_utf8_lossy(&res.stdout),
-        String::from_utf8_lossy(&res.stderr)
-    );
+    common::pyarrow_script(script, &[src, out]);
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! empty row group stays, and a dictionary-encoded date column follows each row's subject like
 //! a plain one. Each output is read back with the parquet crate and, where installed, pyarrow.
 
+mod common;
+
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -54,15 +56,6 @@ fn column(batches: &[RecordBatch], name: &str) -> Vec<ArrayRef> {
 /// pyarrow reads `out` with the schema and row groups of `src`; skipped (with a note) without
 /// pyarrow.
 fn pyarrow_same_shape(src: &Path, out: &Path) {
-    let have = Command::new("python3")
-        .args(["-c", "import pyarrow"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        println!("note: pyarrow not installed; skipping the pyarrow read-back");
-        return;
-    }
     let script = r#"
 import sys
 import pyarrow.parquet as pq
@@ -73,18 +66,7 @@ assert rg(a) == rg(b), (rg(a), rg(b))
 assert a.metadata.metadata == b.metadata.metadata
 b.read()
 "#;
-    let res = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(src)
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(
-        res.status.success(),
-        "pyarrow: {}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    common::pyarrow_script(script, &[src, out]);
 }
 
 const LATS: [f64; 6] = [42.360_123, 41.823_456, 42.360_123, -33.868_82, 0.5, 89.9];

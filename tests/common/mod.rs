@@ -28,3 +28,30 @@ pub fn run(args: &[&str], stdin: &[u8]) -> Output {
     writer.join().expect("stdin writer");
     out
 }
+
+/// Runs a pyarrow `script` with `args` (`sys.argv[1:]`) and asserts it succeeds; returns
+/// `false`, after a printed note, when pyarrow is not installed (`.ci/run` installs it, so CI
+/// always runs the check).
+pub fn pyarrow_script(script: &str, args: &[&std::path::Path]) -> bool {
+    let have = Command::new("python3")
+        .args(["-c", "import pyarrow"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have {
+        println!("note: pyarrow not installed; skipping the pyarrow read-back");
+        return false;
+    }
+    let res = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        res.status.success(),
+        "pyarrow: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    true
+}
