@@ -28,6 +28,8 @@ pub struct Cells<'e> {
     engine: &'e Engine,
     scanner: Scanner,
     found: Vec<Finding>,
+    /// A shaped value's normalized form, for the collision watch (reused, not allocated).
+    norm: Vec<u8>,
     /// The rewritten value of the last cell that changed.
     pub value: Vec<u8>,
     pub stats: Stats,
@@ -50,6 +52,7 @@ impl<'e> Cells<'e> {
             engine,
             scanner: engine.detector.scanner(),
             found: Vec::new(),
+            norm: Vec::new(),
             value: Vec::new(),
             stats: Stats::default(),
             subject: Vec::new(),
@@ -332,12 +335,10 @@ impl<'e> Cells<'e> {
         // Shaped values of other columns: a collision merges two people, counted as a warning
         // (a unique column is checked for every action by `cell`).
         if let (true, false, Some(f)) = (shaped, unique, field) {
-            let norm = crate::transform::normalize::normalize(e, value);
-            let _ = self
-                .engine
-                .transformer
-                .collisions()
-                .check(f, &norm, &self.value, row);
+            self.norm.clear();
+            crate::transform::normalize::normalize_into(e, value, &mut self.norm);
+            let watch = self.engine.transformer.collisions();
+            let _ = watch.check(f, &self.norm, &self.value, row);
         }
         self.stats.changed += 1;
         Ok(self.value != value)
