@@ -112,9 +112,49 @@ fn run(top: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
 /// # Errors
 /// Not in a git work tree, or git missing.
 pub fn toplevel(dir: &Path) -> Result<PathBuf, GitError> {
+    if let Some(top) = discover(dir) {
+        return Ok(top);
+    }
     let out = run(dir, &["rev-parse", "--show-toplevel"])?;
     let text = String::from_utf8_lossy(&out);
     Ok(PathBuf::from(text.trim_end_matches(['\n', '\r'])))
+}
+
+/// The work tree holding `dir`, found the way git finds it (the nearest ancestor with a `.git`
+/// directory or `gitdir:` file) without starting git: `git rev-parse` was a tenth of a
+/// one-line pre-commit check. Whenever git's own discovery could answer differently (GIT_DIR or
+/// GIT_WORK_TREE set, discovery limits, a path inside `.git`, a bare repository), this gives
+/// up and git is asked.
+fn discover(dir: &Path) -> Option<PathBuf> {
+    const ENV: &[&str] = &[
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+        "GIT_COMMON_DIR",
+    ];
+    if ENV.iter().any(|k| std::env::var_os(k).is_some()) {
+        return None;
+    }
+    let dir = std::fs::canonicalize(dir).ok()?;
+    if dir.components().any(|c| c.as_os_str() == ".git") {
+        return None;
+    }
+    for a in dir.ancestors() {
+        let dot = a.join(".git");
+        let Ok(meta) = std::fs::symlink_metadata(&dot) else {
+            continue;
+        };
+        let looks_right = if meta.is_dir() {
+            dot.join("HEAD").is_file() && dot.join("objects").is_dir()
+        } else if meta.is_file() {
+            std::fs::read(&dot).is_ok_and(|b| b.starts_with(b"gitdir:"))
+        } else {
+            false
+        };
+        return looks_right.then(|| a.to_path_buf());
+    }
+    None
 }
 
 /// The `.git` directory (for hooks), absolute.
@@ -154,6 +194,18 @@ const PATCH: &[&str] = &[
 /// # Errors
 /// Git failing.
 pub fn staged(top: &Path) -> Result<Vec<Change>, GitError> {
+    // The patch of modified files is asked for at once, beside the file list, rather than
+    // after it: the two git processes overlap instead of adding up (when every file is new its
+    // answer is empty and unused).
+    let patch = {
+        let top = top.to_path_buf();
+        std::thread::spawn(move || {
+            let mut args = vec!["diff", "--cached", "--no-relative"];
+            args.extend(PATCH.iter().filter(|a| !a.starts_with("--diff-filter")));
+            args.push("--diff-filter=CMR");
+            patch_changes(&top, &args)
+        })
+    };
     let raw = run(
         top,
         &[
@@ -170,11 +222,12 @@ pub fn staged(top: &Path) -> Result<Vec<Change>, GitError> {
         ],
     )?;
     let entries = parse_raw(&raw);
+    let patched = patch.join().map_err(|_| GitError::Protocol {
+        cmd: "diff --cached -p".into(),
+        what: "reader thread panicked".into(),
+    })?;
     let patched = if entries.iter().any(|e| e.status != b'A') {
-        let mut args = vec!["diff", "--cached", "--no-relative"];
-        args.extend(PATCH.iter().filter(|a| !a.starts_with("--diff-filter")));
-        args.push("--diff-filter=CMR");
-        patch_changes(top, &args)?
+        patched?
     } else {
         Vec::new()
     };
@@ -585,6 +638,17 @@ impl Blobs {
     /// # Errors
     /// Git cannot be started.
     pub fn open(top: &Path, oids: Vec<String>) -> Result<Blobs, GitError> {
+        let mut b = Blobs::start(top)?;
+        b.request(oids)?;
+        Ok(b)
+    }
+
+    /// Starts `git cat-file --batch` before the ids are known, so its start-up overlaps the
+    /// diff that finds them; [`Blobs::request`] then sends them.
+    ///
+    /// # Errors
+    /// Git cannot be started.
+    pub fn start(top: &Path) -> Result<Blobs, GitError> {
         let mut child = git(top)
             .args(["cat-file", "--batch"])
             .stdin(Stdio::piped())
@@ -592,15 +656,27 @@ impl Blobs {
             .stderr(Stdio::null())
             .spawn()
             .map_err(GitError::Spawn)?;
-        let mut stdin = child.stdin.take().ok_or_else(|| GitError::Protocol {
-            cmd: "cat-file".into(),
-            what: "no input pipe".into(),
-        })?;
         let out = child.stdout.take().ok_or_else(|| GitError::Protocol {
             cmd: "cat-file".into(),
             what: "no output pipe".into(),
         })?;
-        let writer = std::thread::spawn(move || {
+        Ok(Blobs {
+            child,
+            out: BufReader::with_capacity(256 << 10, out),
+            writer: None,
+        })
+    }
+
+    /// Sends the ids whose contents [`Blobs::next_blob`] then returns, in order. Once only.
+    ///
+    /// # Errors
+    /// Called twice.
+    pub fn request(&mut self, oids: Vec<String>) -> Result<(), GitError> {
+        let mut stdin = self.child.stdin.take().ok_or_else(|| GitError::Protocol {
+            cmd: "cat-file".into(),
+            what: "ids were already sent".into(),
+        })?;
+        self.writer = Some(std::thread::spawn(move || {
             let mut w = io::BufWriter::new(&mut stdin);
             for oid in oids {
                 if writeln!(w, "{oid}").is_err() {
@@ -608,12 +684,8 @@ impl Blobs {
                 }
             }
             let _ = w.flush();
-        });
-        Ok(Blobs {
-            child,
-            out: BufReader::with_capacity(256 << 10, out),
-            writer: Some(writer),
-        })
+        }));
+        Ok(())
     }
 
     /// The next blob's bytes.
@@ -782,5 +854,63 @@ index 0000000000000000000000000000000000000000..66666666666666666666666666666666
             header_new_path("a/x y.txt b/x y.txt").as_deref(),
             Some("x y.txt")
         );
+    }
+
+    /// The work tree found without git is the one git itself reports, wherever git would
+    /// answer; where git's answer could differ (inside `.git`), discovery steps aside.
+    #[test]
+    fn discovery_agrees_with_git() {
+        if Command::new("git").arg("--version").output().is_err() {
+            eprintln!("git is not installed; skipped");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        let sh = |dir: &Path, args: &[&str]| {
+            let ok = Command::new("git")
+                .arg("-C")
+                .arg(dir)
+                .args(args)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        std::fs::create_dir_all(repo.join("a/b")).unwrap();
+        sh(&repo, &["init", "-q"]);
+        sh(
+            &repo,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.com",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "x",
+            ],
+        );
+        sh(&repo, &["worktree", "add", "-q", "../linked"]);
+        let linked = tmp.path().join("linked");
+        std::fs::create_dir_all(linked.join("deep")).unwrap();
+        for dir in [
+            repo.clone(),
+            repo.join("a/b"),
+            linked.clone(),
+            linked.join("deep"),
+        ] {
+            let by_git = run(&dir, &["rev-parse", "--show-toplevel"]).unwrap();
+            let by_git = PathBuf::from(String::from_utf8_lossy(&by_git).trim_end());
+            assert_eq!(discover(&dir), Some(by_git), "{}", dir.display());
+        }
+        assert_eq!(
+            discover(&repo.join(".git")),
+            None,
+            "inside .git git decides"
+        );
+        assert_eq!(discover(tmp.path()), None, "not in a repository");
     }
 }

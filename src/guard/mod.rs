@@ -208,6 +208,16 @@ impl<'e> Guard<'e> {
 
     /// Checks blobs from git: read through one `cat-file --batch`, scanned on all cores.
     pub fn run_git(&self, top: &Path, changes: Vec<Change>) -> Outcome {
+        self.run_git_with(git::Blobs::start(top), changes)
+    }
+
+    /// As [`Guard::run_git`], reading contents through `blobs`, a `cat-file` the caller
+    /// started early ([`git::Blobs::start`]) so its start-up overlapped the diff.
+    pub fn run_git_with(
+        &self,
+        blobs: Result<git::Blobs, git::GitError>,
+        changes: Vec<Change>,
+    ) -> Outcome {
         let mut outcome = Outcome::default();
         let (wanted, skipped): (Vec<Change>, Vec<Change>) =
             changes.into_iter().partition(|c| !self.skips(&c.path));
@@ -216,7 +226,7 @@ impl<'e> Guard<'e> {
             return outcome;
         }
         let oids = wanted.iter().map(|c| c.oid.clone()).collect();
-        let mut blobs = match git::Blobs::open(top, oids) {
+        let mut blobs = match blobs.and_then(|mut b| b.request(oids).map(|()| b)) {
             Ok(b) => b,
             Err(e) => {
                 outcome.failures.push(ScanFailure {
