@@ -239,6 +239,12 @@ pub fn run(a: GuardArgs) -> Result<i32> {
     // The blob reader starts now, so git's start-up overlaps the diff below.
     let blobs = match (&mode, &top) {
         (Mode::Files, _) | (_, None) => None,
+        // What is staged (or indexed) is usually also in the work tree: read from there
+        // when the file's object id proves it is the same bytes.
+        (Mode::Staged | Mode::Index, Some(t)) => Some(git::Blobs::start(t).map(|mut b| {
+            b.prefer_worktree(t);
+            b
+        })),
         (_, Some(t)) => Some(git::Blobs::start(t)),
     };
     let changes = match (&mode, &top) {

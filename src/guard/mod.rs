@@ -226,7 +226,13 @@ impl<'e> Guard<'e> {
             return outcome;
         }
         let oids = wanted.iter().map(|c| c.oid.clone()).collect();
-        let mut blobs = match blobs.and_then(|mut b| b.request(oids).map(|()| b)) {
+        let blobs = blobs.and_then(|mut b| {
+            if !b.reads_worktree() {
+                b.request(oids)?;
+            }
+            Ok(b)
+        });
+        let mut blobs = match blobs {
             Ok(b) => b,
             Err(e) => {
                 outcome.failures.push(ScanFailure {
@@ -239,7 +245,7 @@ impl<'e> Guard<'e> {
         let mut git_error = None;
         let sources = wanted
             .into_iter()
-            .map_while(|c| match blobs.next_blob(&c.oid) {
+            .map_while(|c| match blobs.get_or_next(&c.path, &c.oid) {
                 Ok(data) => Some(Source {
                     path: c.path,
                     lines: c.lines,
