@@ -557,6 +557,32 @@ fn report_formats_sarif_junit_jsonl() {
         assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
     }
     if let Some(py) = ["python3", "python"].into_iter().find(|p| have(p)) {
+        // Valid against the SARIF 2.1.0 schema (testdata/schemas), by a real validator.
+        let sarif = r.path().join("out.sarif");
+        std::fs::write(&sarif, &out.stdout).unwrap();
+        let schema = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/schemas/sarif-2.1.0-rtm.5.json"
+        );
+        let check = Command::new(py)
+            .args([
+                "-c",
+                "import sys, json\n\
+                 try:\n    import jsonschema\n\
+                 except ImportError:\n    print('no jsonschema'); sys.exit(3)\n\
+                 s = json.load(open(sys.argv[1])); d = json.load(open(sys.argv[2]))\n\
+                 v = jsonschema.Draft4Validator(s); errs = list(v.iter_errors(d))\n\
+                 [print(list(e.absolute_path), e.message) for e in errs[:5]]\n\
+                 sys.exit(1 if errs else 0)",
+            ])
+            .arg(schema)
+            .arg(&sarif)
+            .output()
+            .unwrap();
+        match check.status.code() {
+            Some(3) => eprintln!("SKIP: python jsonschema missing (pip install jsonschema)"),
+            _ => assert!(check.status.success(), "SARIF schema: {}", text(&check)),
+        }
         // Well-formed XML, checked by a real parser when one is installed.
         let out = r.guard(&["--report", "junit"]);
         assert_eq!(code(&out), 1);
