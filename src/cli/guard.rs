@@ -236,23 +236,35 @@ pub fn run(a: GuardArgs) -> Result<i32> {
         return install(&top, a.force);
     }
     timer.mark("git toplevel");
-    // The blob reader starts now, so git's start-up overlaps the diff below.
-    let blobs = match (&mode, &top) {
-        (Mode::Files, _) | (_, None) => None,
-        // What is staged (or indexed) is usually also in the work tree: read from there
-        // when the file's object id proves it is the same bytes.
-        (Mode::Staged | Mode::Index, Some(t)) => Some(git::Blobs::start(t).map(|mut b| {
-            b.prefer_worktree(t);
+    // The blob reader starts as early as there is something to read, so git's start-up
+    // overlaps the diff. What is staged (or indexed) is usually also in the work tree: it is
+    // read from there when the file's object id proves it is the same bytes.
+    let start_blobs = |t: &Path, worktree: bool| {
+        git::Blobs::start(t).map(|mut b| {
+            if worktree {
+                b.prefer_worktree(t);
+            }
             b
-        })),
-        (_, Some(t)) => Some(git::Blobs::start(t)),
+        })
     };
+    let mut blobs = None;
     let changes = match (&mode, &top) {
         (Mode::Files, _) => None,
-        (Mode::Staged, Some(t)) => Some(git::staged(t)?),
-        (Mode::Range(r), Some(t)) => Some(git::range(t, r)?),
-        (Mode::History, Some(t)) => Some(git::history(t)?),
-        (Mode::Index, Some(t)) => Some(git::index(t)?),
+        (Mode::Staged, Some(t)) => Some(git::staged_then(t, || {
+            blobs = Some(start_blobs(t, true));
+        })?),
+        (Mode::Range(r), Some(t)) => {
+            blobs = Some(start_blobs(t, false));
+            Some(git::range(t, r)?)
+        }
+        (Mode::History, Some(t)) => {
+            blobs = Some(start_blobs(t, false));
+            Some(git::history(t)?)
+        }
+        (Mode::Index, Some(t)) => {
+            blobs = Some(start_blobs(t, true));
+            Some(git::index(t)?)
+        }
         (_, None) => unreachable!("git modes have a top directory"),
     };
     timer.mark("git changes");

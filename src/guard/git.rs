@@ -194,6 +194,16 @@ const PATCH: &[&str] = &[
 /// # Errors
 /// Git failing.
 pub fn staged(top: &Path) -> Result<Vec<Change>, GitError> {
+    staged_then(top, || {})
+}
+
+/// As [`staged`], calling `on_files` as soon as the file list shows anything is staged (while
+/// the patch is still being read): the caller starts its blob reader there, so that git's
+/// start-up overlaps the patch and costs nothing when nothing is staged.
+///
+/// # Errors
+/// Git failing.
+pub fn staged_then(top: &Path, on_files: impl FnOnce()) -> Result<Vec<Change>, GitError> {
     // The patch of modified files is asked for at once, beside the file list, rather than
     // after it: the two git processes overlap instead of adding up (when every file is new its
     // answer is empty and unused).
@@ -222,6 +232,9 @@ pub fn staged(top: &Path) -> Result<Vec<Change>, GitError> {
         ],
     )?;
     let entries = parse_raw(&raw);
+    if !entries.is_empty() {
+        on_files();
+    }
     let patched = patch.join().map_err(|_| GitError::Protocol {
         cmd: "diff --cached -p".into(),
         what: "reader thread panicked".into(),
