@@ -522,6 +522,65 @@ mod tests {
         assert!(found.iter().all(|f| f.line == 1));
     }
 
+    /// Images embedded in a binary stream (a JPEG with a thumbnail inside it, a PNG, a GIF)
+    /// are replaced whole, by same-length blanks, at every chunk size and thread count, even
+    /// when a chunk cut would fall inside one; every other byte is kept.
+    #[test]
+    fn embedded_images_in_binary_streams_are_replaced_whole() {
+        use crate::formats::image::{self, ImageKind};
+        let engine = engine();
+        // Filler no rule can match: bytes 0x80..0x88 and NUL, from a fixed seed.
+        let mut x: u32 = 11;
+        let mut filler = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    [0u8, 0x80, 0x81, 0x84, 0x86, 0x88][(x >> 16) as usize % 6]
+                })
+                .collect()
+        };
+        let jpeg = image::tests::synthetic_jpeg(30_000);
+        let png = image::blank(ImageKind::Png).to_vec();
+        let gif = image::blank(ImageKind::Gif).to_vec();
+        let mut input = filler(5000);
+        let mut spans = Vec::new();
+        for (img, kind) in [
+            (&jpeg, ImageKind::Jpeg),
+            (&png, ImageKind::Png),
+            (&gif, ImageKind::Gif),
+        ] {
+            spans.push((input.len(), img.len(), kind));
+            input.extend_from_slice(img);
+            input.extend(filler(3000));
+        }
+        let mut want = input.clone();
+        for &(at, len, kind) in &spans {
+            let mut blank = Vec::new();
+            image::blank_in_place(kind, len, &mut blank);
+            want[at..at + len].copy_from_slice(&blank);
+        }
+        for target in [1000, 4096, 1 << 20] {
+            for threads in [1, 3] {
+                let limits = ChunkLimits {
+                    target,
+                    hard_max: 4 * target,
+                };
+                let (out, found) = run_with(&engine, &input, limits, threads, Mode::Scrub);
+                let got: Vec<(u64, u64)> = found.iter().map(|f| (f.start, f.end)).collect();
+                let expect: Vec<(u64, u64)> = spans
+                    .iter()
+                    .map(|&(at, len, _)| (at as u64, (at + len) as u64))
+                    .collect();
+                assert_eq!(got, expect, "target {target}, {threads} threads");
+                assert!(found.iter().all(|f| f.entity == Entity::Photo));
+                assert!(
+                    out == want,
+                    "target {target}, {threads} threads: output differs"
+                );
+            }
+        }
+    }
+
     /// The scrub tester: every case whole and cut at many chunk sizes and thread counts gives
     /// the same output and the same findings at the same stream positions.
     #[test]

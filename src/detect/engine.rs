@@ -778,8 +778,10 @@ impl Scanner {
                 continue;
             }
             if let Some(f) = self.confirm(inner, set, which, hay, s, e, pid, field_hot) {
+                // A finding can reach past its match (an embedded image's extent).
+                let end = f.end.max(e);
                 self.push_with_extra(out, f);
-                at = e.max(s + 1);
+                at = end.max(s + 1);
                 continue;
             }
             if let Some((f, end)) = self.fallback(inner, set, which, hay, s, limit, pid, field_hot)
@@ -835,8 +837,9 @@ impl Scanner {
                     if let Some(f) =
                         self.confirm(inner, set, Which::Lit, hay, ms, me, pid, field_hot)
                     {
+                        let end = f.end.max(me);
                         self.push_with_extra(&mut out, f);
-                        next = me.max(s + 1);
+                        next = end.max(s + 1);
                         break 'pids;
                     }
                 }
@@ -953,7 +956,8 @@ impl Scanner {
         for &pid in &candidates {
             if let Some((ms, me)) = self.anchored_match(set, which, hay, s, limit, pid) {
                 if let Some(f) = self.confirm(inner, set, which, hay, ms, me, pid, field_hot) {
-                    found = Some((f, me));
+                    let end = f.end.max(me);
+                    found = Some((f, end));
                     break;
                 }
             }
@@ -1079,6 +1083,17 @@ impl Scanner {
         if check == Check::Invalid {
             return None;
         }
+        // An embedded image: the finding runs to the image's own end.
+        let ve = match rule.extent.as_deref() {
+            Some(x @ ("image" | "image_strict")) => {
+                match crate::formats::image::embedded_extent(&hay[vs..]) {
+                    crate::formats::image::Extent::Whole(n) => (vs + n).max(ve),
+                    _ if x == "image_strict" => return None,
+                    _ => ve,
+                }
+            }
+            _ => ve,
+        };
         let (ws, we) = (
             s.saturating_sub(rule.window),
             (e + rule.window / 2).min(hay.len()),

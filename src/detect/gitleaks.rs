@@ -435,6 +435,7 @@ pub fn parse(name: &str, text: &str) -> Result<Gitleaks, RulesError> {
                         origin: origin.clone(),
                         literals: Vec::new(),
                         literal_reach: 0,
+                        extent: None,
                     });
                 }
             }

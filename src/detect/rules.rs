@@ -9,6 +9,8 @@
 //! entity = "SSN"               # one of `phiscrub rules`
 //! regex = '\b\d{3}-\d{2}-\d{4}\b'   # byte-oriented, ASCII classes; a group named `value` narrows the span
 //! validator = "ssn"            # optional structural check (see `phiscrub rules`)
+//! extent = "image"             # optional: the finding runs to the end of the embedded image that
+//!                              #   starts at the match ("image_strict": and only when it is whole)
 //! keywords = []                # optional: one must occur (any case) in the match or its window
 //! literals = []                # optional: every match has one of these (lower or upper case) at most
 //! literal_reach = 0            #   this many bytes after its start; the rule is then searched
@@ -32,6 +34,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::entity::Entity;
+
+/// Extents a rule may name: `image` runs the finding to the end of the JPEG, PNG or GIF that
+/// starts at the match (keeping the match alone when the image is cut short or malformed);
+/// `image_strict` also drops the match unless the image is whole.
+pub const EXTENTS: &[&str] = &["image", "image_strict"];
 
 /// The packs compiled into the binary, so phiscrub runs anywhere with no files beside it.
 pub const BUILTIN_PACKS: &[(&str, &str)] = &[
@@ -87,6 +94,8 @@ struct RuleSpec {
     #[serde(default)]
     validator: Option<String>,
     #[serde(default)]
+    extent: Option<String>,
+    #[serde(default)]
     keywords: Vec<String>,
     #[serde(default)]
     literals: Vec<String>,
@@ -123,6 +132,8 @@ pub struct Rule {
     pub description: String,
     pub regex: String,
     pub validator: Option<String>,
+    /// How far a match really reaches, read from the bytes after it ([`EXTENTS`]).
+    pub extent: Option<String>,
     pub keywords: Vec<String>,
     /// Every match holds one of these (in lower or upper case) at most `literal_reach` bytes
     /// after its start, so the rule is searched where they occur instead of in the union DFA.
@@ -248,6 +259,14 @@ fn parse_pack_checked(
                 fail(format!("unknown validator `{v}`"));
             }
         }
+        if let Some(x) = &spec.extent {
+            if !EXTENTS.contains(&x.as_str()) {
+                fail(format!(
+                    "unknown extent `{x}` (known: {})",
+                    EXTENTS.join(", ")
+                ));
+            }
+        }
         if !(0.0..=1.0).contains(&spec.score) {
             fail(format!("score {} is outside 0..=1", spec.score));
         }
@@ -279,6 +298,7 @@ fn parse_pack_checked(
                 keywords: spec.keywords,
                 literals: spec.literals,
                 literal_reach: spec.literal_reach,
+                extent: spec.extent,
                 hotwords: spec.hotwords,
                 unless: spec.unless,
                 window: spec.window,

@@ -11,6 +11,8 @@ use std::io::{self, Read};
 
 use memchr::memmem;
 
+use super::image;
+
 /// Bytes of the previous chunk kept in front of the next as context (at least the widest rule
 /// window).
 pub const CONTEXT_BYTES: usize = 256;
@@ -53,7 +55,25 @@ impl Default for ChunkLimits {
 }
 
 /// Where to cut `buf` (an exclusive end), or `None` to read more first.
+///
+/// Besides the line rules, a cut never falls inside an image embedded in binary input (a JPEG,
+/// PNG or GIF up to [`image::EMBEDDED_MAX`]): the cut moves after an image the buffer already
+/// holds, or before one it does not yet hold whole, so the PHOTO finding covers all of it.
 pub fn cut_point(buf: &[u8], start: usize, eof: bool, limits: ChunkLimits) -> Option<usize> {
+    let cut = line_cut_point(buf, start, eof, limits)?;
+    if eof {
+        return Some(cut);
+    }
+    match image::straddling(&buf[start..], cut - start) {
+        None => Some(cut),
+        Some(image::Straddle::EndsAt(e)) => Some(start + e),
+        Some(image::Straddle::StartsAt(p)) if p > 0 => Some(start + p),
+        // The chunk starts with an image still arriving: read on.
+        Some(image::Straddle::StartsAt(_)) => None,
+    }
+}
+
+fn line_cut_point(buf: &[u8], start: usize, eof: bool, limits: ChunkLimits) -> Option<usize> {
     let body = &buf[start..];
     if body.is_empty() {
         return None;

@@ -145,6 +145,20 @@ impl Transformer {
             out.extend_from_slice(entity.name().as_bytes());
             out.push(b']');
         };
+        // A whole image embedded in binary data becomes the blank image of its kind, padded to
+        // the same length, as a whole image file does (and offsets around it hold).
+        if entity == Entity::Photo && !matches!(action, Action::Keep | Action::Redact) {
+            use crate::formats::image;
+            if let (Some(kind), image::Extent::Whole(n)) = (
+                image::sniff(&value[..value.len().min(image::SNIFF_LEN)]),
+                image::embedded_extent(value),
+            ) {
+                if n == value.len() {
+                    image::blank_in_place(kind, n, out);
+                    return;
+                }
+            }
+        }
         match (action, &self.key) {
             (Action::Keep, _) => out.extend_from_slice(value),
             (Action::Redact, _) => {}
