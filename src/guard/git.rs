@@ -947,26 +947,37 @@ index 0000000000000000000000000000000000000000..66666666666666666666666666666666
         );
     }
 
+    /// Runs git in `dir`, asserting success; its output, trimmed.
+    fn git_ok(dir: &Path, args: &[&str]) -> String {
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}");
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    }
+
+    fn no_git() -> bool {
+        let missing = Command::new("git").arg("--version").output().is_err();
+        if missing {
+            eprintln!("git is not installed; skipped");
+        }
+        missing
+    }
+
     /// The work tree found without git is the one git itself reports, wherever git would
     /// answer; where git's answer could differ (inside `.git`), discovery steps aside.
     #[test]
     fn discovery_agrees_with_git() {
-        if Command::new("git").arg("--version").output().is_err() {
-            eprintln!("git is not installed; skipped");
+        if no_git() {
             return;
         }
         let tmp = tempfile::tempdir().unwrap();
         let repo = tmp.path().join("repo");
         let sh = |dir: &Path, args: &[&str]| {
-            let ok = Command::new("git")
-                .arg("-C")
-                .arg(dir)
-                .args(args)
-                .output()
-                .unwrap()
-                .status
-                .success();
-            assert!(ok, "git {args:?}");
+            git_ok(dir, args);
         };
         std::fs::create_dir_all(repo.join("a/b")).unwrap();
         sh(&repo, &["init", "-q"]);
@@ -1009,22 +1020,12 @@ index 0000000000000000000000000000000000000000..66666666666666666666666666666666
     /// blob is read from git instead.
     #[test]
     fn worktree_blobs_are_used_only_when_their_id_matches() {
-        if Command::new("git").arg("--version").output().is_err() {
-            eprintln!("git is not installed; skipped");
+        if no_git() {
             return;
         }
         let tmp = tempfile::tempdir().unwrap();
         let repo = tmp.path();
-        let ok = |args: &[&str]| {
-            let o = Command::new("git")
-                .arg("-C")
-                .arg(repo)
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "git {args:?}");
-            String::from_utf8(o.stdout).unwrap().trim().to_string()
-        };
+        let ok = |args: &[&str]| git_ok(repo, args);
         ok(&["init", "-q"]);
         let cases: &[&[u8]] = &[
             b"",
