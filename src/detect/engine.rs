@@ -714,26 +714,7 @@ impl Scanner {
                 }
             }
         }
-        let mut a = free_found.into_iter().peekable();
-        let mut b = near_found.drain(..).peekable();
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => {
-                    if x.start <= y.start {
-                        a.next()
-                    } else {
-                        b.next()
-                    }
-                }
-                (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => break,
-            };
-            if let Some(f) = next {
-                push_resolved(out, f);
-            }
-        }
-        drop(b);
+        merge_resolved(out, free_found, near_found.drain(..));
         self.near_found = near_found;
     }
 
@@ -1178,7 +1159,11 @@ fn resume_after_failure(hay: &[u8], s: usize, e: usize) -> usize {
 }
 
 /// Both lists in start order, each already resolved, into `out` through [`push_resolved`].
-fn merge_resolved(out: &mut Vec<Finding>, a: Vec<Finding>, b: Vec<Finding>) {
+fn merge_resolved(
+    out: &mut Vec<Finding>,
+    a: impl IntoIterator<Item = Finding>,
+    b: impl IntoIterator<Item = Finding>,
+) {
     let mut a = a.into_iter().peekable();
     let mut b = b.into_iter().peekable();
     loop {
