@@ -96,3 +96,24 @@ impl Format {
         }
     }
 }
+
+/// Appends up to `want` more bytes of a dump to `buf` (whose first byte is at stream offset
+/// `base`) and says whether the input ended: the one read-more step of the PostgreSQL and MySQL
+/// dump readers, with a read error naming its stream offset.
+pub(crate) fn read_more(
+    input: &mut (dyn std::io::Read + Send),
+    buf: &mut Vec<u8>,
+    want: usize,
+    base: u64,
+) -> Result<bool, crate::pipeline::PipelineError> {
+    use std::io::Read as _;
+    let before = buf.len();
+    let n = (&mut *input)
+        .take(want as u64)
+        .read_to_end(buf)
+        .map_err(|source| crate::pipeline::PipelineError::Read {
+            offset: base + before as u64,
+            source,
+        })?;
+    Ok(n < want)
+}

@@ -591,15 +591,7 @@ impl<'a, 'e> Reader<'a, 'e> {
         // A row or statement longer than a read grows the buffer geometrically, so retrying
         // it from its start stays linear.
         let want = self.read_size.max(self.buf.len());
-        let before = self.buf.len();
-        let n = (&mut *self.input)
-            .take(want as u64)
-            .read_to_end(&mut self.buf)
-            .map_err(|source| PipelineError::Read {
-                offset: self.base + before as u64,
-                source,
-            })?;
-        self.eof = n < want;
+        self.eof = super::read_more(self.input, &mut self.buf, want, self.base)?;
         Ok(shift)
     }
 

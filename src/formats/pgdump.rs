@@ -392,15 +392,7 @@ impl<'a, 'e> Reader<'a, 'e> {
             self.region_start = 0;
         }
         let want = READ_SIZE.max(self.buf.len() - self.pos);
-        let before = self.buf.len();
-        let n = (&mut *self.input)
-            .take(want as u64)
-            .read_to_end(&mut self.buf)
-            .map_err(|source| PipelineError::Read {
-                offset: self.base + before as u64,
-                source,
-            })?;
-        self.eof = n < want;
+        self.eof = super::read_more(self.input, &mut self.buf, want, self.base)?;
         Ok(())
     }
 
