@@ -71,6 +71,7 @@ fn bench(c: &mut Criterion) {
                 char_offsets: false,
                 fingerprints: false,
                 positions: false,
+                tally: false,
                 progress: None,
                 classes: None,
                 table: None,

@@ -196,6 +196,8 @@ fn bench(c: &mut Criterion) {
     let opts = RunOptions {
         mode: Mode::Scrub,
         positions: false,
+        // What `phiscrub scrub` without a report file asks for.
+        tally: true,
         ..RunOptions::default()
     };
     let data = rows(40_000);

@@ -206,6 +206,8 @@ fn run_opts<'a>(mode: Mode, input: &'a Input, o: JobOptions<'a>) -> RunOptions<'
         char_offsets: o.char_offsets,
         fingerprints: o.fingerprints,
         positions: o.positions,
+        // Without positions nothing prints findings one by one: counting them is enough.
+        tally: !o.positions,
         progress: o.progress,
         classes: None,
         table: input
@@ -413,6 +415,7 @@ fn run_image<W: Write + Send + ?Sized>(
         fingerprint,
         field: None,
         row: None,
+        count: 1,
     };
     found(&loc).map_err(PipelineError::Report)?;
     let action = engine.transformer.action(Entity::Photo, IMAGE_RULE);

@@ -18,7 +18,8 @@
 //! let mut out = Vec::new();
 //! let opts = RunOptions { mode: Mode::Scrub, threads: 1, limits: Default::default(),
 //!                         interactive: false, char_offsets: false, fingerprints: false,
-//!                         positions: false, progress: None, classes: None, table: None, subject_column: None };
+//!                         positions: false, tally: false, progress: None, classes: None,
+//!                         table: None, subject_column: None };
 //! pipeline::run(&engine, &mut &b"mail jane.roe@mercy-health.org now\n"[..], Some(&mut out), opts, |_| Ok(())).unwrap();
 //! assert_eq!(out, b"mail [EMAIL] now\n");
 //! ```

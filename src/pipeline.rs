@@ -69,6 +69,9 @@ pub struct Located {
     /// Structured input: the column or key path, and the 1-based data row.
     pub field: Option<std::sync::Arc<str>>,
     pub row: Option<u64>,
+    /// How many findings this one stands for: 1, or a chunk's count of one entity when only
+    /// counts are wanted ([`RunOptions::tally`]; positions, field and row are then empty).
+    pub count: u64,
 }
 
 /// Totals of one run.
@@ -119,6 +122,10 @@ pub struct RunOptions<'a> {
     /// Structured formats: compute line, column and byte offsets of findings (a report that
     /// prints them); without, findings carry only entity, rule, field and row.
     pub positions: bool,
+    /// Only counts of findings are wanted (a scrub without a report file): a structured
+    /// format may hand on one [`Located`] per entity and chunk with its `count`, instead of
+    /// building one per classified cell.
+    pub tally: bool,
     /// Bytes written out so far are added here, for a progress display.
     pub progress: Option<&'a std::sync::atomic::AtomicU64>,
     /// Structured formats push how they classified each column here (for `--report json`).
@@ -141,6 +148,7 @@ impl Default for RunOptions<'_> {
             char_offsets: false,
             fingerprints: false,
             positions: true,
+            tally: false,
             progress: None,
             classes: None,
             table: None,
@@ -375,6 +383,7 @@ where
                         fingerprint: r.fingerprint,
                         field: None,
                         row: None,
+                        count: 1,
                     };
                     stats.findings += 1;
                     if opts.mode == Mode::Scrub
@@ -462,6 +471,7 @@ mod tests {
             char_offsets: true,
             fingerprints: true,
             positions: true,
+            tally: false,
             progress: None,
             classes: None,
             table: None,
@@ -491,6 +501,7 @@ mod tests {
             char_offsets: false,
             fingerprints: false,
             positions: true,
+            tally: false,
             progress: Some(&counter),
             classes: None,
             table: None,

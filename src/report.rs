@@ -144,7 +144,9 @@ impl<W: Write> Report<W> {
     /// # Errors
     /// Writing failed.
     pub fn finding(&mut self, path: &str, f: &Located) -> io::Result<()> {
-        *self.totals.entry(f.entity).or_default() += 1;
+        // A tally (a scrub without a report file) stands for `count` findings.
+        let n = f.count;
+        *self.totals.entry(f.entity).or_default() += n;
         if let (Some(field), ReportFormat::Json) = (&f.field, self.format) {
             let rule = self
                 .rule_ids
@@ -155,9 +157,9 @@ impl<W: Write> Report<W> {
                 .by_column
                 .entry((path.to_string(), field.to_string()))
                 .or_default();
-            c.findings += 1;
-            c.changed += u64::from(changed);
-            *c.by_entity.entry(f.entity).or_default() += 1;
+            c.findings += n;
+            c.changed += n * u64::from(changed);
+            *c.by_entity.entry(f.entity).or_default() += n;
             if f.row.is_some() && c.last_row != f.row {
                 c.rows += 1;
                 c.last_row = f.row;
@@ -165,10 +167,10 @@ impl<W: Write> Report<W> {
         }
         // No allocation per finding once a file has been seen.
         match self.by_file.get_mut(path) {
-            Some(counts) => *counts.entry(f.entity).or_default() += 1,
+            Some(counts) => *counts.entry(f.entity).or_default() += n,
             None => {
                 self.by_file
-                    .insert(path.to_string(), BTreeMap::from([(f.entity, 1)]));
+                    .insert(path.to_string(), BTreeMap::from([(f.entity, n)]));
             }
         }
         let rule = self
@@ -347,6 +349,7 @@ mod tests {
             fingerprint: None,
             field: None,
             row: None,
+            count: 1,
         }
     }
 

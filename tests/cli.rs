@@ -756,3 +756,85 @@ fn tokens_and_placeholders_survive_a_second_scrub() {
         );
     }
 }
+
+/// A scrub without a report file only counts findings (whole-cell findings are tallied per
+/// chunk instead of built one by one): its summary must count exactly what the same scrub with
+/// a report file counts, in every structured format.
+#[test]
+fn summary_counts_do_not_depend_on_the_report_file() {
+    let dir = tempdir();
+    let rows: String = (0..300)
+        .map(|i| {
+            format!(
+                "{i}\t{:03}-{:02}-{:04}\tJane{i} Roe\tcall (312) 447-{:04} on 2021-03-04\n",
+                100 + i % 600,
+                10 + i % 80,
+                1000 + i,
+                1000 + i
+            )
+        })
+        .collect();
+    let pg = format!(
+        "SET client_encoding = 'UTF8';\nCREATE TABLE public.p (\n    id integer,\n    ssn \
+         character varying(11),\n    name text,\n    notes text\n);\nCOPY public.p (id, ssn, \
+         name, notes) FROM stdin;\n{rows}\\.\n"
+    );
+    let tuples: Vec<String> = rows
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            format!("({},'{}','{}','{}')", f[0], f[1], f[2], f[3])
+        })
+        .collect();
+    let my = format!(
+        "CREATE TABLE `p` (\n  `id` int NOT NULL,\n  `ssn` varchar(11),\n  `name` text,\n  \
+         `notes` text,\n  PRIMARY KEY (`id`)\n);\nINSERT INTO `p` VALUES {};\n",
+        tuples.join(",")
+    );
+    let csv: String = std::iter::once("id,ssn,name,notes\n".to_string())
+        .chain(rows.lines().map(|l| l.replace('\t', ",") + "\n"))
+        .collect();
+    let inputs = [
+        ("dump.sql", "pgdump", pg),
+        ("my.sql", "mysqldump", my),
+        ("p.csv", "csv", csv),
+    ];
+    let key = dir.path().join("k");
+    std::fs::write(&key, KEY_A).unwrap();
+    for (name, format, text) in inputs {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let summary = |report: bool| {
+            let out = dir.path().join(format!("out-{report}-{name}"));
+            let mut c = bin();
+            c.args(["scrub", "--format", format, "--threads", "2", "--key-file"])
+                .arg(&key)
+                .arg(&path)
+                .arg("-o")
+                .arg(&out);
+            if report {
+                c.arg("--report-file").arg(dir.path().join("r.jsonl"));
+            }
+            let o = c.output().unwrap();
+            assert!(
+                o.status.success(),
+                "{format}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let err = String::from_utf8_lossy(&o.stderr).to_string();
+            let line = err
+                .lines()
+                .find(|l| l.contains("finding(s)"))
+                .unwrap_or_else(|| panic!("{format}: no summary in {err}"))
+                .to_string();
+            (
+                line.split("finding(s)").nth(1).unwrap_or("").to_string(),
+                line,
+            )
+        };
+        let (without, line) = summary(false);
+        let (with, _) = summary(true);
+        assert!(line.contains("SSN 300"), "{format}: {line}");
+        assert_eq!(without, with, "{format}");
+    }
+}

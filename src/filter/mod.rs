@@ -170,6 +170,7 @@ impl<'a> LineScrubber<'a> {
             opts: RunOptions {
                 mode: Mode::Scrub,
                 positions: false,
+                tally: false,
                 fingerprints: false,
                 ..RunOptions::default()
             },

@@ -13,13 +13,15 @@
 //! [`PAUSE`] cells and then tries again, so a high-cardinality column costs one counter
 //! increment per cell.
 //!
-//! What a cached entry stands for is a pure function of (entity, action, raw value): the
-//! caller never caches a value whose replacement depends on anything else (a date shifted by
-//! its row's subject). The column only decides which table a value lands in, i.e. the hit
+//! What a cached entry stands for is a pure function of (entity, action, column type, raw
+//! value): the final replacement, after it was fitted to the column's SQL type, with whether
+//! that made it shape-preserving. The caller never caches a value whose replacement depends on
+//! anything else (a date shifted by its row's subject). The column only decides which table a value lands in, i.e. the hit
 //! rate, never the output: output is byte-identical with the cache on or off (a test pins
 //! that, and `PHISCRUB_CELL_CACHE=0` turns it off for comparisons).
 
 use crate::entity::Entity;
+use crate::formats::sqltype::SqlType;
 use crate::policy::Action;
 
 /// Slots per column (a power of two: the top bits of a hash pick one).
@@ -42,6 +44,8 @@ struct Slot {
     hash: u64,
     klen: u8,
     vlen: u8,
+    /// The caller's bit about the replacement (shape-preserving or not).
+    flag: bool,
     key: [u8; MAX_LEN],
     val: [u8; MAX_LEN],
 }
@@ -50,6 +54,7 @@ const EMPTY: Slot = Slot {
     hash: 0,
     klen: 0,
     vlen: 0,
+    flag: false,
     key: [0; MAX_LEN],
     val: [0; MAX_LEN],
 };
@@ -59,6 +64,7 @@ struct Column {
     id: usize,
     entity: Entity,
     action: Action,
+    ty: Option<SqlType>,
     slots: Box<[Slot]>,
     lookups: u32,
     hits: u32,
@@ -92,27 +98,27 @@ impl CellCache {
         }
     }
 
-    /// Appends the cached replacement of `value` in column `id` to `out` and returns true, or
-    /// returns false and remembers where [`store`](Self::store) should put it.
+    /// Appends the cached replacement of `value` in column `id` (of type `ty`) to `out` and
+    /// returns the flag stored with it, or returns `None` and remembers where
+    /// [`store`](Self::store) should put it.
     pub fn get(
         &mut self,
         id: usize,
         entity: Entity,
         action: Action,
+        ty: Option<&SqlType>,
         value: &[u8],
         out: &mut Vec<u8>,
-    ) -> bool {
+    ) -> Option<bool> {
         self.pending = None;
         if !self.on || value.len() > MAX_LEN {
-            return false;
+            return None;
         }
-        let Some(c) = self.column(id, entity, action) else {
-            return false;
-        };
+        let c = self.column(id, entity, action, ty)?;
         let col = &mut self.columns[c];
         if col.paused > 0 {
             col.paused -= 1;
-            return false;
+            return None;
         }
         if col.slots.is_empty() {
             col.slots = vec![EMPTY; SLOTS].into_boxed_slice();
@@ -132,14 +138,15 @@ impl CellCache {
         if s.hash == h && &s.key[..usize::from(s.klen)] == value {
             col.hits += 1;
             out.extend_from_slice(&s.val[..usize::from(s.vlen)]);
-            return true;
+            return Some(s.flag);
         }
         self.pending = Some((c, at, h));
-        false
+        None
     }
 
-    /// Stores `replacement` for the `value` of the last missed [`get`](Self::get).
-    pub fn store(&mut self, value: &[u8], replacement: &[u8]) {
+    /// Stores `replacement` and its `flag` for the `value` of the last missed
+    /// [`get`](Self::get).
+    pub fn store(&mut self, value: &[u8], replacement: &[u8], flag: bool) {
         let Some((c, at, h)) = self.pending.take() else {
             return;
         };
@@ -150,15 +157,28 @@ impl CellCache {
             s.hash = h;
             s.klen = value.len() as u8;
             s.vlen = replacement.len() as u8;
+            s.flag = flag;
             s.key[..value.len()].copy_from_slice(value);
             s.val[..replacement.len()].copy_from_slice(replacement);
         }
     }
 
-    fn column(&mut self, id: usize, entity: Entity, action: Action) -> Option<usize> {
-        let same = |c: &Column| c.id == id && c.entity == entity && c.action == action;
-        if self.columns.get(self.last).is_some_and(same) {
-            return Some(self.last);
+    fn column(
+        &mut self,
+        id: usize,
+        entity: Entity,
+        action: Action,
+        ty: Option<&SqlType>,
+    ) -> Option<usize> {
+        let same = |c: &Column| {
+            c.id == id && c.entity == entity && c.action == action && c.ty.as_ref() == ty
+        };
+        // Cells come column after column, row after row: the one after the last is likely.
+        for guess in [self.last, self.last + 1, 0] {
+            if self.columns.get(guess).is_some_and(same) {
+                self.last = guess;
+                return Some(guess);
+            }
         }
         let c = match self.columns.iter().position(same) {
             Some(c) => c,
@@ -167,6 +187,7 @@ impl CellCache {
                     id,
                     entity,
                     action,
+                    ty: ty.cloned(),
                     slots: Box::new([]),
                     lookups: 0,
                     hits: 0,
@@ -178,6 +199,32 @@ impl CellCache {
         };
         self.last = c;
         Some(c)
+    }
+}
+
+/// A `HashMap` hasher for short keys (column names looked up once per cell), where the
+/// standard SipHash was a twentieth of a dump's time. Not for keys an attacker chooses to
+/// collide: these are a dump's own column names.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShortKeys;
+
+impl std::hash::BuildHasher for ShortKeys {
+    type Hasher = ShortKeyHasher;
+    fn build_hasher(&self) -> ShortKeyHasher {
+        ShortKeyHasher(0)
+    }
+}
+
+/// [`ShortKeys`]' hasher: [`hash`] of each piece written, chained.
+#[derive(Debug, Default)]
+pub struct ShortKeyHasher(u64);
+
+impl std::hash::Hasher for ShortKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = (self.0.rotate_left(23) ^ hash(bytes)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -242,13 +289,14 @@ mod tests {
                 let mut want = Vec::new();
                 t.apply_offset(action, entity, v, 0, &mut want);
                 let mut got = b"prefix".to_vec();
-                if on.get(id, entity, action, v, &mut got) {
+                if let Some(flag) = on.get(id, entity, action, None, v, &mut got) {
+                    assert_eq!(flag, v.len() % 2 == 0, "the flag comes back with the value");
                     hits += 1;
                 } else {
                     let s = got.len();
                     t.apply_offset(action, entity, v, 0, &mut got);
                     let new = got[s..].to_vec();
-                    on.store(v, &new);
+                    on.store(v, &new, v.len() % 2 == 0);
                 }
                 assert_eq!(&got[6..], &want[..], "{entity:?} {action:?} value {n}");
             }
@@ -262,17 +310,36 @@ mod tests {
     fn off_never_hits_and_keys_compare_in_full() {
         let mut off = CellCache::new(false);
         let mut out = Vec::new();
-        assert!(!off.get(1, Entity::Name, Action::Token, b"a", &mut out));
-        off.store(b"a", b"T");
-        assert!(!off.get(1, Entity::Name, Action::Token, b"a", &mut out));
+        let tok = Action::Token;
+        assert!(off
+            .get(1, Entity::Name, tok, None, b"a", &mut out)
+            .is_none());
+        off.store(b"a", b"T", true);
+        assert!(off
+            .get(1, Entity::Name, tok, None, b"a", &mut out)
+            .is_none());
         let mut on = CellCache::new(true);
-        assert!(!on.get(1, Entity::Name, Action::Token, b"a", &mut out));
-        on.store(b"a", b"T");
-        assert!(on.get(1, Entity::Name, Action::Token, b"a", &mut out));
+        assert!(on.get(1, Entity::Name, tok, None, b"a", &mut out).is_none());
+        on.store(b"a", b"T", true);
+        assert_eq!(
+            on.get(1, Entity::Name, tok, None, b"a", &mut out),
+            Some(true)
+        );
         assert_eq!(out, b"T");
-        // Another entity or action on the same column is another table.
-        assert!(!on.get(1, Entity::Location, Action::Token, b"a", &mut out));
-        assert!(!on.get(1, Entity::Name, Action::Redact, b"a", &mut out));
+        // Another entity, action or column type on the same column is another table.
+        assert!(on
+            .get(1, Entity::Location, tok, None, b"a", &mut out)
+            .is_none());
+        assert!(on
+            .get(1, Entity::Name, Action::Redact, None, b"a", &mut out)
+            .is_none());
+        let int = SqlType::Integer {
+            max: 99,
+            unsigned: false,
+        };
+        assert!(on
+            .get(1, Entity::Name, tok, Some(&int), b"a", &mut out)
+            .is_none());
         assert_ne!(hash(b"abcdefgh1"), hash(b"abcdefgh2"));
     }
 }

@@ -10,7 +10,7 @@
 use std::io;
 use std::sync::Arc;
 
-use super::cell_cache::CellCache;
+use super::cell_cache::{CellCache, ShortKeys};
 use crate::classify::{ColumnClass, ColumnRules, How};
 use crate::detect::{engine::column_rule_id, Context, Finding, Scanner};
 use crate::entity::Entity;
@@ -37,13 +37,28 @@ pub struct Cells<'e> {
     subject: Vec<u8>,
     has_subject: bool,
     /// Policy column overrides already looked up, by column name.
-    overrides: std::collections::HashMap<Arc<str>, Option<ColumnOverride>>,
+    overrides: std::collections::HashMap<Arc<str>, Option<ColumnOverride>, ShortKeys>,
+    /// The last look-ups, by the name's address ([`RECENT`] slots).
+    recent: Vec<Option<(Arc<str>, Option<ColumnOverride>)>>,
     /// The date offset of the current subject, once asked for.
     offset: Option<i64>,
     /// The policy's action for a whole-column value of each entity, once looked up.
     column_actions: Vec<Option<Action>>,
     /// Replacements of repeated whole-column values.
     cache: CellCache,
+    /// The last cell's replacement came from the cache.
+    hit: bool,
+    /// Whole-cell findings by entity not yet handed on ([`RunOptions::tally`]).
+    tally: Vec<u64>,
+}
+
+/// Slots of the by-address memo of column overrides.
+const RECENT: usize = 64;
+
+/// What [`Cells::replace`] did.
+struct Replaced {
+    shaped: bool,
+    hit: bool,
 }
 
 impl<'e> Cells<'e> {
@@ -57,10 +72,13 @@ impl<'e> Cells<'e> {
             stats: Stats::default(),
             subject: Vec::new(),
             has_subject: false,
-            overrides: std::collections::HashMap::new(),
+            overrides: std::collections::HashMap::default(),
+            recent: vec![None; RECENT],
             offset: None,
             column_actions: vec![None; Entity::ALL.len()],
             cache: CellCache::default(),
+            hit: false,
+            tally: vec![0; Entity::ALL.len()],
         }
     }
 
@@ -89,23 +107,59 @@ impl<'e> Cells<'e> {
         o
     }
 
-    /// Appends to [`Cells::value`] the replacement of a whole-column `value`, from the cache
-    /// when the column has just seen it (see [`CellCache`]).
-    fn replace(&mut self, action: Action, e: Entity, value: &[u8], field: Option<&Arc<str>>) {
-        let offset = self.offset();
-        let t = &self.engine.transformer;
+    /// Writes into [`Cells::value`] the final replacement of a whole-column `value` (the
+    /// policy's action, fitted to the column's SQL type `ty`) and returns whether it is
+    /// shape-preserving and whether it came from the cache (see [`CellCache`]): a column that
+    /// repeats its values pays for one HMAC per distinct value still in the cache.
+    fn replace(
+        &mut self,
+        action: Action,
+        e: Entity,
+        value: &[u8],
+        ty: Option<&SqlType>,
+        field: Option<&Arc<str>>,
+    ) -> Replaced {
         // A date shifted by its row's subject depends on more than the value: never cached.
-        let by_subject = action == Action::Shift && self.has_subject;
-        let Some(f) = field.filter(|_| !by_subject) else {
-            t.apply_offset(action, e, value, offset, &mut self.value);
-            return;
-        };
-        let id = Arc::as_ptr(f).cast::<u8>() as usize;
-        if self.cache.get(id, e, action, value, &mut self.value) {
-            return;
+        let dated =
+            ty.is_some_and(|t| matches!(t, SqlType::Date | SqlType::Timestamp | SqlType::Json));
+        let by_subject = self.has_subject && (action == Action::Shift || dated);
+        let id = field
+            .filter(|_| !by_subject)
+            .map(|f| Arc::as_ptr(f).cast::<u8>() as usize);
+        if let Some(id) = id {
+            if let Some(shaped) = self.cache.get(id, e, action, ty, value, &mut self.value) {
+                return Replaced { shaped, hit: true };
+            }
         }
-        t.apply_offset(action, e, value, offset, &mut self.value);
-        self.cache.store(value, &self.value);
+        let mut shaped = action == Action::Shape;
+        match ty {
+            Some(ty) => {
+                // A photo in a binary column always becomes a blank image of its own format;
+                // a token the column can never take is not computed at all.
+                let photo = e == Entity::Photo && matches!(ty, SqlType::Binary { .. });
+                let no_token =
+                    action == Action::Token && !ty.takes_token(crate::transform::token::len(e));
+                if photo || no_token {
+                    shaped = self.fit(ty, e, value);
+                } else {
+                    let offset = self.offset();
+                    let t = &self.engine.transformer;
+                    t.apply_offset(action, e, value, offset, &mut self.value);
+                    if !ty.accepts(&self.value) {
+                        shaped = self.fit(ty, e, value);
+                    }
+                }
+            }
+            None => {
+                let offset = self.offset();
+                let t = &self.engine.transformer;
+                t.apply_offset(action, e, value, offset, &mut self.value);
+            }
+        }
+        if id.is_some() {
+            self.cache.store(value, &self.value, shaped);
+        }
+        Replaced { shaped, hit: false }
     }
 
     /// Records the policy override of `field` ahead of time, for a format that resolves the
@@ -126,11 +180,24 @@ impl<'e> Cells<'e> {
             return None;
         }
         let f = field?;
-        if let Some(o) = self.overrides.get(f) {
-            return *o;
+        // By the name's address first: a row's cells cycle through the same few names, and
+        // even a cheap hash of each name was a twentieth of a dump's time. The memo holds a
+        // clone of each name it answers for, so an address is never reused under it.
+        let at = (Arc::as_ptr(f).cast::<u8>() as usize >> 4) % RECENT;
+        if let Some((name, o)) = &self.recent[at] {
+            if Arc::ptr_eq(name, f) {
+                return *o;
+            }
         }
-        let o = self.engine.transformer.policy().column_override(table, f);
-        self.overrides.insert(f.clone(), o);
+        let o = match self.overrides.get(f) {
+            Some(o) => *o,
+            None => {
+                let o = self.engine.transformer.policy().column_override(table, f);
+                self.overrides.insert(f.clone(), o);
+                o
+            }
+        };
+        self.recent[at] = Some((f.clone(), o));
         o
     }
 
@@ -148,6 +215,42 @@ impl<'e> Cells<'e> {
     /// (a line filter) keeps the memo bounded.
     pub fn forget_columns(&mut self) {
         self.overrides.clear();
+        self.recent.iter_mut().for_each(|r| *r = None);
+    }
+
+    /// Hands on the whole-cell findings counted since the last call under
+    /// [`RunOptions::tally`], one per entity with its count. A format calls it at the end of
+    /// each chunk (and `finish` would lose what is left).
+    ///
+    /// # Errors
+    /// What `found` returns.
+    pub fn flush_tally(
+        &mut self,
+        found: &mut dyn FnMut(&Located) -> io::Result<()>,
+    ) -> io::Result<()> {
+        for (i, n) in self.tally.iter_mut().enumerate() {
+            if *n == 0 {
+                continue;
+            }
+            let e = Entity::ALL[i];
+            let loc = Located {
+                start: 0,
+                end: 0,
+                line: 0,
+                column: 0,
+                char_start: None,
+                char_end: None,
+                entity: e,
+                rule: self.engine.detector.column_rule(e),
+                score: 0.9,
+                fingerprint: None,
+                field: None,
+                row: None,
+                count: std::mem::take(n),
+            };
+            found(&loc)?;
+        }
+        Ok(())
     }
 
     /// Totals, and the scanner back to the pool.
@@ -175,8 +278,9 @@ impl<'e> Cells<'e> {
         scrub: bool,
         found: &mut dyn FnMut(&Located) -> io::Result<()>,
     ) -> Result<bool, PipelineError> {
+        self.hit = false;
         let changed = self.rewrite(value, class, field, row, place, opts, scrub, found)?;
-        if let (true, true, Some(f)) = (changed, class.unique, field) {
+        if let (true, true, Some(f), false) = (changed, class.unique, field, self.hit) {
             let t = &self.engine.transformer;
             if let Some(first) = t.collisions().check(f, value, &self.value, row) {
                 let (a, b) = (first.min(row), first.max(row));
@@ -296,20 +400,24 @@ impl<'e> Cells<'e> {
             Some(How::Header) => 0.95,
             _ => 0.9,
         };
-        let rule = self.engine.detector.column_rule(e);
-        let loc = self.locate(
-            0,
-            value.len(),
-            e,
-            rule,
-            score,
-            value,
-            field,
-            row,
-            place,
-            opts,
-        );
-        found(&loc).map_err(PipelineError::Report)?;
+        if opts.tally {
+            self.tally[e.index()] += 1;
+        } else {
+            let rule = self.engine.detector.column_rule(e);
+            let loc = self.locate(
+                0,
+                value.len(),
+                e,
+                rule,
+                score,
+                value,
+                field,
+                row,
+                place,
+                opts,
+            );
+            found(&loc).map_err(PipelineError::Report)?;
+        }
         self.stats.findings += 1;
         let action = match action.or(self.column_actions[e.index()]) {
             Some(a) => a,
@@ -323,22 +431,17 @@ impl<'e> Cells<'e> {
             return Ok(false);
         }
         self.value.clear();
-        self.replace(action, e, value, field);
-        let mut shaped = action == Action::Shape;
-        if let Some(ty) = ty {
-            // A photo in a binary column always becomes a blank image of its own format.
-            let photo = e == Entity::Photo && matches!(ty, SqlType::Binary { .. });
-            if photo || !ty.accepts(&self.value) {
-                shaped = self.fit(ty, e, value);
-            }
-        }
+        let Replaced { shaped, hit } = self.replace(action, e, value, ty, field);
+        // A cached replacement was checked when it was made: the same value again tells the
+        // collision watch nothing new.
+        self.hit = hit;
         // Shaped values of other columns: a collision merges two people, counted as a warning
         // (a unique column is checked for every action by `cell`).
-        if let (true, false, Some(f)) = (shaped, unique, field) {
+        if let (true, false, Some(f), false) = (shaped, unique, field, hit) {
             self.norm.clear();
             crate::transform::normalize::normalize_into(e, value, &mut self.norm);
             let watch = self.engine.transformer.collisions();
-            let _ = watch.check(f, &self.norm, &self.value, row);
+            watch.count(f, &self.norm, &self.value, row);
         }
         self.stats.changed += 1;
         Ok(self.value != value)
@@ -560,6 +663,7 @@ impl<'e> Cells<'e> {
             },
             field: field.cloned(),
             row: Some(row),
+            count: 1,
         }
     }
 }

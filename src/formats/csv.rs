@@ -232,6 +232,7 @@ impl Compact {
             fingerprint: None,
             field,
             row: Some(self.row + rows_before),
+            count: 1,
         }
     }
 }
@@ -451,6 +452,11 @@ impl State<'_, '_> {
                 break;
             }
         }
+        // Pushing into a Vec cannot fail.
+        let _ = self.cells.flush_tally(&mut |l| {
+            found.push(l.clone());
+            Ok(())
+        });
         if error.is_some() {
             // Records before the error are not written: the whole run fails anyway.
             out.clear();

@@ -57,6 +57,10 @@ pub fn run<W: Write + ?Sized>(
     opts: &RunOptions<'_>,
     found: &mut dyn FnMut(&Located) -> io::Result<()>,
 ) -> Result<Stats, PipelineError> {
+    // Findings go straight to `found` here, with no chunk end to hand a tally on at.
+    let mut own = *opts;
+    own.tally = false;
+    let opts = &own;
     let mut st = State {
         cells: Cells::new(engine),
         engine,
@@ -1225,6 +1229,7 @@ mod tests {
             char_offsets: false,
             fingerprints: false,
             positions: true,
+            tally: false,
             progress,
             ..RunOptions::default()
         }

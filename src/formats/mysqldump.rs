@@ -357,6 +357,11 @@ fn work(
     if scrub {
         out.extend_from_slice(&data[cursor..]);
     }
+    // Pushing into a Vec cannot fail.
+    let _ = cells.flush_tally(&mut |l| {
+        found.push(l.clone());
+        Ok(())
+    });
     let (newlines, tail_chars) = if opts.positions {
         let nl = memchr::memchr_iter(b'\n', data).count() as u64;
         let ls = memchr::memrchr(b'\n', data).map_or(0, |p| p + 1);

@@ -156,6 +156,11 @@ fn rewrite<W: Write + Send + ?Sized>(
     opts: &RunOptions<'_>,
     found: &mut dyn FnMut(&Located) -> io::Result<()>,
 ) -> Result<Stats, PipelineError> {
+    // A dictionary column replays each value's findings once per row that uses it, which a
+    // tally counted once per value: every finding is handed on here.
+    let mut own = *opts;
+    own.tally = false;
+    let opts = &own;
     let input = Input::open(path)?;
     let schema = input.meta.schema().clone();
     let pmeta = input.meta.metadata().clone();

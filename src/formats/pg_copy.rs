@@ -249,6 +249,14 @@ pub fn raw_offset(raw: &[u8], enc: Encoding, pos: usize) -> usize {
 /// the other control bytes escaped (so a value `\N` or `\.` reads back as that text, never as
 /// NULL or the end marker); every other byte, and every multibyte character of `enc`, as is.
 pub fn encode(value: &[u8], enc: Encoding, out: &mut Vec<u8>) {
+    // Most replacements (tokens, shaped ids, dates) need no escape: one copy. In an
+    // ASCII-safe encoding only a control byte, DEL or a backslash is escaped.
+    let plain =
+        |&c: &u8| c >= 0x20 && c != b'\\' && c != 0x7F && (c < 0x80 || enc == Encoding::Ascii);
+    if value.iter().all(plain) {
+        out.extend_from_slice(value);
+        return;
+    }
     out.reserve(value.len() + 8);
     let mut i = 0;
     while i < value.len() {

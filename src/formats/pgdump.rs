@@ -1099,6 +1099,11 @@ impl Worker<'_> {
                 (r.as_ref().map_or(0, |n| *n), Some(t.idx), r.err())
             }
         };
+        // Pushing into a Vec cannot fail.
+        let _ = self.cells.flush_tally(&mut |l| {
+            found.push(l.clone());
+            Ok(())
+        });
         let after = self.cells.stats;
         if error.is_some() {
             out.clear();

@@ -73,6 +73,7 @@ fn ropts<'a>(fingerprints: bool, table: Option<&'a str>) -> RunOptions<'a> {
         threads: 1,
         fingerprints,
         positions: true,
+        tally: false,
         table,
         ..RunOptions::default()
     }
@@ -234,6 +235,7 @@ fn image_finding(engine: &Engine, data: &[u8], fingerprints: bool) -> Option<Loc
         },
         field: None,
         row: None,
+        count: 1,
     })
 }
 

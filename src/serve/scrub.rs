@@ -123,6 +123,7 @@ fn opts() -> RunOptions<'static> {
         mode: Mode::Scrub,
         threads: 1,
         positions: false,
+        tally: false,
         ..RunOptions::default()
     }
 }

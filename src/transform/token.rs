@@ -24,6 +24,11 @@ pub fn token_of(key: &Key, entity: Entity, value: &[u8], out: &mut Vec<u8>) {
     write(entity, &mac, out);
 }
 
+/// The length of every token of `entity`: its name, `_` and twelve base32 characters.
+pub fn len(entity: Entity) -> usize {
+    entity.name().len() + 13
+}
+
 fn write(entity: Entity, mac: &[u8; 32], out: &mut Vec<u8>) {
     out.extend_from_slice(entity.name().as_bytes());
     out.push(b'_');
@@ -119,7 +124,10 @@ mod tests {
             String::from_utf8(o).unwrap()
         };
         let a = t(&k1, b"123456789");
-        assert!(a.starts_with("SSN_") && a.len() == 16, "{a}");
+        assert!(
+            a.starts_with("SSN_") && a.len() == 16 && a.len() == len(Entity::Ssn),
+            "{a}"
+        );
         assert_eq!(a, t(&k1, b"123456789"));
         assert_ne!(a, t(&k2, b"123456789"));
         assert_ne!(a, t(&k1, b"123456780"));
