@@ -34,11 +34,11 @@ pub fn normalize_into(entity: Entity, value: &[u8], out: &mut Vec<u8>) {
         | Entity::VehicleId
         | Entity::DeviceId
         | Entity::OtherId => {
-            out.extend(
-                value
-                    .iter()
-                    .filter(|b| b.is_ascii_alphanumeric())
-                    .map(u8::to_ascii_uppercase),
+            keep_where(
+                value,
+                out,
+                u8::is_ascii_alphanumeric,
+                u8::to_ascii_uppercase,
             );
             if out.len() == start {
                 out.extend_from_slice(value);
@@ -51,7 +51,22 @@ pub fn normalize_into(entity: Entity, value: &[u8], out: &mut Vec<u8>) {
 }
 
 fn digits(v: &[u8], out: &mut Vec<u8>) {
-    out.extend(v.iter().copied().filter(u8::is_ascii_digit));
+    keep_where(v, out, u8::is_ascii_digit, |b| *b);
+}
+
+/// Appends `map(b)` for each byte `b` of `v` that `keep` accepts. Every byte is written and
+/// the end moves only past kept ones: no branch per byte, where a filtered `extend` spent a
+/// twentieth of a CSV scrub on the dashes of UUIDs.
+fn keep_where(v: &[u8], out: &mut Vec<u8>, keep: fn(&u8) -> bool, map: fn(&u8) -> u8) {
+    let base = out.len();
+    out.resize(base + v.len(), 0);
+    let buf = &mut out[base..];
+    let mut k = 0;
+    for b in v {
+        buf[k] = map(b);
+        k += usize::from(keep(b));
+    }
+    out.truncate(base + k);
 }
 
 /// The number before an extension (`ext`, `x`, `#`, any case).
@@ -120,6 +135,10 @@ mod tests {
         );
         assert_eq!(normalize(Entity::Phone, b"1-217"), b"1217");
         assert_eq!(normalize(Entity::OtherId, b"--"), b"--");
+        let mut buf = b"p".to_vec();
+        normalize_into(Entity::OtherId, b"6513270e-269e-4d37-b2a7-4de4x", &mut buf);
+        assert_eq!(buf, b"p6513270E269E4D37B2A74DE4X");
+        assert_eq!(normalize(Entity::Ssn, b"a1-2b3-"), b"123");
         assert_ne!(
             normalize(Entity::Ssn, b"123-45-6789"),
             normalize(Entity::Ssn, b"123-45-6780")
