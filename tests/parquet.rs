@@ -874,3 +874,66 @@ fn files_with_nothing_to_change_pass_through() {
         assert_eq!(after.batches, before.batches, "values identical");
     }
 }
+
+/// A dictionary column replays each value's findings for every row that uses it: the
+/// summary of a scrub without a report file (which only counts) must count each row, as the
+/// same scrub with a report file does.
+#[test]
+fn dictionary_findings_count_once_per_row_without_a_report_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("people.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(
+            "first_name",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            false,
+        ),
+        Field::new("ssn", DataType::Utf8, false),
+    ]));
+    let names = ["Maria", "James", "Wei"];
+    let first: DictionaryArray<Int32Type> = (0..90).map(|i| names[i % 3]).collect();
+    let ssn: Vec<String> = (0..90)
+        .map(|i| format!("{:03}-45-{:04}", 120 + i, 1000 + i))
+        .collect();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(first), Arc::new(StringArray::from(ssn))],
+    )
+    .unwrap();
+    let mut w = ArrowWriter::try_new(File::create(&src).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let key = dir.path().join("k");
+    std::fs::write(&key, KEY).unwrap();
+    let summary = |report: bool| {
+        let out = dir.path().join(format!("out-{report}.parquet"));
+        let mut args = vec![
+            "scrub".to_string(),
+            "--key-file".into(),
+            key.display().to_string(),
+            src.display().to_string(),
+            "-o".into(),
+            out.display().to_string(),
+        ];
+        if report {
+            args.push("--report-file".into());
+            args.push(dir.path().join("r.jsonl").display().to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        let line = err
+            .lines()
+            .find(|l| l.contains("finding(s)"))
+            .unwrap_or("")
+            .to_string();
+        line.split("finding(s)").nth(1).unwrap_or("").to_string()
+    };
+    let without = summary(false);
+    assert!(
+        without.contains("NAME 90") && without.contains("SSN 90"),
+        "{without}"
+    );
+    assert_eq!(without, summary(true));
+}

@@ -218,6 +218,12 @@ impl<'e> Cells<'e> {
         self.recent.iter_mut().for_each(|r| *r = None);
     }
 
+    /// Counts `n` findings of `e` into the tally (a format replaying findings it already
+    /// knows, such as a Parquet dictionary value's for each row that uses it).
+    pub fn add_to_tally(&mut self, e: Entity, n: u64) {
+        self.tally[e.index()] += n;
+    }
+
     /// Hands on the whole-cell findings counted since the last call under
     /// [`RunOptions::tally`], one per entity with its count. A format calls it at the end of
     /// each chunk (and `finish` would lose what is left).

@@ -156,11 +156,6 @@ fn rewrite<W: Write + Send + ?Sized>(
     opts: &RunOptions<'_>,
     found: &mut dyn FnMut(&Located) -> io::Result<()>,
 ) -> Result<Stats, PipelineError> {
-    // A dictionary column replays each value's findings once per row that uses it, which a
-    // tally counted once per value: every finding is handed on here.
-    let mut own = *opts;
-    own.tally = false;
-    let opts = &own;
     let input = Input::open(path)?;
     let schema = input.meta.schema().clone();
     let pmeta = input.meta.metadata().clone();
@@ -925,6 +920,14 @@ impl Rewrite<'_, '_> {
                 }
             }
         }
+        for w in &mut self.workers {
+            let found = &mut w.found;
+            // Pushing into a Vec cannot fail.
+            let _ = w.cells.flush_tally(&mut |l| {
+                found.push((0, 0, l.clone()));
+                Ok(())
+            });
+        }
         if self.ordered {
             for w in &mut self.workers {
                 self.found.append(&mut w.found);
@@ -1209,13 +1212,19 @@ impl<'e, 'o> Worker<'e, 'o> {
                 continue;
             };
             let row = rows.at(i);
-            for l in locs {
-                let mut l = l.clone();
-                l.row = Some(row);
-                if self.opts.positions {
-                    l.line = row;
+            if self.opts.tally {
+                for l in locs {
+                    self.cells.add_to_tally(l.entity, 1);
                 }
-                self.found.push((row, col, l));
+            } else {
+                for l in locs {
+                    let mut l = l.clone();
+                    l.row = Some(row);
+                    if self.opts.positions {
+                        l.line = row;
+                    }
+                    self.found.push((row, col, l));
+                }
             }
             self.cells.stats.findings += locs.len() as u64;
             self.cells.stats.changed += changed;
@@ -1278,6 +1287,8 @@ impl<'e, 'o> Worker<'e, 'o> {
     ) -> Result<DictDone, PipelineError> {
         let before = self.cells.stats;
         let mut per: Vec<(Vec<Located>, u64)> = vec![(Vec::new(), 0); values.len()];
+        // Each value's findings are kept whole, to be counted once per row that uses it.
+        let tally = std::mem::replace(&mut self.opts.tally, false);
         let new_values = {
             let mut f = |k: usize, v: &[u8], out: &mut Vec<u8>| {
                 let (mark, changed_before) = (self.found.len(), self.cells.stats.changed);
@@ -1291,8 +1302,10 @@ impl<'e, 'o> Worker<'e, 'o> {
                 }
                 Ok(changed)
             };
-            rewrite_bytes(values, &mut f)?
+            rewrite_bytes(values, &mut f)
         };
+        self.opts.tally = tally;
+        let new_values = new_values?;
         self.cells.stats = before;
         Ok(DictDone {
             values: values.clone(),
