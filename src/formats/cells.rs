@@ -46,8 +46,9 @@ pub struct Cells<'e> {
     column_actions: Vec<Option<Action>>,
     /// Replacements of repeated whole-column values.
     cache: CellCache,
-    /// The last cell's replacement came from the cache.
-    hit: bool,
+    /// The last cell's replacement needs no collision check: it came from the cache (and was
+    /// checked when made) or from the id permutation (distinct ids stay distinct).
+    checked: bool,
     /// Whole-cell findings by entity not yet handed on ([`RunOptions::tally`]).
     tally: Vec<u64>,
 }
@@ -58,7 +59,8 @@ const RECENT: usize = 64;
 /// What [`Cells::replace`] did.
 struct Replaced {
     shaped: bool,
-    hit: bool,
+    /// See [`Cells::checked`].
+    checked: bool,
 }
 
 impl<'e> Cells<'e> {
@@ -77,7 +79,7 @@ impl<'e> Cells<'e> {
             offset: None,
             column_actions: vec![None; Entity::ALL.len()],
             cache: CellCache::default(),
-            hit: false,
+            checked: false,
             tally: vec![0; Entity::ALL.len()],
         }
     }
@@ -128,10 +130,14 @@ impl<'e> Cells<'e> {
             .map(|f| Arc::as_ptr(f).cast::<u8>() as usize);
         if let Some(id) = id {
             if let Some(shaped) = self.cache.get(id, e, action, ty, value, &mut self.value) {
-                return Replaced { shaped, hit: true };
+                return Replaced {
+                    shaped,
+                    checked: true,
+                };
             }
         }
         let mut shaped = action == Action::Shape;
+        let mut bijective = false;
         match ty {
             Some(ty) => {
                 // A photo in a binary column always becomes a blank image of its own format;
@@ -140,13 +146,13 @@ impl<'e> Cells<'e> {
                 let no_token =
                     action == Action::Token && !ty.takes_token(crate::transform::token::len(e));
                 if photo || no_token {
-                    shaped = self.fit(ty, e, value);
+                    (shaped, bijective) = self.fit(ty, e, value);
                 } else {
                     let offset = self.offset();
                     let t = &self.engine.transformer;
                     t.apply_offset(action, e, value, offset, &mut self.value);
                     if !ty.accepts(&self.value) {
-                        shaped = self.fit(ty, e, value);
+                        (shaped, bijective) = self.fit(ty, e, value);
                     }
                 }
             }
@@ -159,7 +165,10 @@ impl<'e> Cells<'e> {
         if id.is_some() {
             self.cache.store(value, &self.value, shaped);
         }
-        Replaced { shaped, hit: false }
+        Replaced {
+            shaped,
+            checked: bijective,
+        }
     }
 
     /// Records the policy override of `field` ahead of time, for a format that resolves the
@@ -284,9 +293,9 @@ impl<'e> Cells<'e> {
         scrub: bool,
         found: &mut dyn FnMut(&Located) -> io::Result<()>,
     ) -> Result<bool, PipelineError> {
-        self.hit = false;
+        self.checked = false;
         let changed = self.rewrite(value, class, field, row, place, opts, scrub, found)?;
-        if let (true, true, Some(f), false) = (changed, class.unique, field, self.hit) {
+        if let (true, true, Some(f), false) = (changed, class.unique, field, self.checked) {
             let t = &self.engine.transformer;
             if let Some(first) = t.collisions().check(f, value, &self.value, row) {
                 let (a, b) = (first.min(row), first.max(row));
@@ -437,13 +446,13 @@ impl<'e> Cells<'e> {
             return Ok(false);
         }
         self.value.clear();
-        let Replaced { shaped, hit } = self.replace(action, e, value, ty, field);
+        let Replaced { shaped, checked } = self.replace(action, e, value, ty, field);
         // A cached replacement was checked when it was made: the same value again tells the
-        // collision watch nothing new.
-        self.hit = hit;
+        // collision watch nothing new. A permuted id cannot collide at all.
+        self.checked = checked;
         // Shaped values of other columns: a collision merges two people, counted as a warning
         // (a unique column is checked for every action by `cell`).
-        if let (true, false, Some(f), false) = (shaped, unique, field, hit) {
+        if let (true, false, Some(f), false) = (shaped, unique, field, checked) {
             self.norm.clear();
             crate::transform::normalize::normalize_into(e, value, &mut self.norm);
             let watch = self.engine.transformer.collisions();
@@ -460,14 +469,15 @@ impl<'e> Cells<'e> {
     /// and addresses get keyed values of their own form, text too long for its column gets a
     /// same-length shape (or mask) instead of a token. Whatever still does not fit is masked
     /// character for character, which fits every column the original fitted.
-    /// Returns whether the fitted value is a shape-preserving replacement.
-    fn fit(&mut self, ty: &SqlType, e: Entity, value: &[u8]) -> bool {
+    /// Returns whether the fitted value is a shape-preserving replacement, and whether it is
+    /// the keyed permutation of a number (distinct numbers of a column stay distinct).
+    fn fit(&mut self, ty: &SqlType, e: Entity, value: &[u8]) -> (bool, bool) {
         let mut out = std::mem::take(&mut self.value);
         out.clear();
         let subject = self.has_subject.then_some(self.subject.as_slice());
-        let shaped = Self::fit_into(self.engine, ty, e, value, subject, &mut out);
+        let fitted = Self::fit_into(self.engine, ty, e, value, subject, &mut out);
         self.value = out;
-        shaped
+        fitted
     }
 
     fn fit_into(
@@ -477,13 +487,15 @@ impl<'e> Cells<'e> {
         value: &[u8],
         subject: Option<&[u8]>,
         out: &mut Vec<u8>,
-    ) -> bool {
+    ) -> (bool, bool) {
         let t = &engine.transformer;
         let keyed = t.key().is_some();
         let mut shaped = false;
+        let mut permuted = false;
         match ty {
             SqlType::Integer { max, .. } => {
-                if !t.permute_digits(e, value.trim_ascii(), Some(*max), out) {
+                permuted = t.permute_digits(e, value.trim_ascii(), Some(*max), out);
+                if !permuted {
                     mask::mask(value, '0', 0, out);
                 }
             }
@@ -523,8 +535,9 @@ impl<'e> Cells<'e> {
             let ch = if ty.is_numeric() { '0' } else { '*' };
             mask::mask(value, ch, 0, out);
             shaped = false;
+            permuted = false;
         }
-        shaped
+        (shaped, permuted)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -264,8 +264,18 @@ pub fn decode_str(body: &[u8], quote: u8, mode: Mode) -> Cow<'_, [u8]> {
 /// backslash, so it cannot pair with the escape that follows into a character (0xBF 0x5C is
 /// one GBK character).
 pub fn encode_str(value: &[u8], quote: u8, mode: Mode, out: &mut Vec<u8>) {
-    out.reserve(value.len() + 8);
     let mb = mode.charset.is_multibyte();
+    // Most replacements (tokens, shaped ids, dates) need no escape: one copy.
+    let special = |&b: &u8| {
+        b == quote
+            || (mb && b >= 0x80)
+            || (mode.backslash && matches!(b, 0 | b'\n' | b'\r' | b'\\' | b'\'' | b'"' | 0x1A))
+    };
+    if !value.iter().any(special) {
+        out.extend_from_slice(value);
+        return;
+    }
+    out.reserve(value.len() + 8);
     let mut i = 0;
     while i < value.len() {
         let b = value[i];
