@@ -74,6 +74,28 @@ pub struct Located {
     pub count: u64,
 }
 
+impl Located {
+    /// A finding with no position (a run that only counts, or a structured cell whose
+    /// position no report asks for): offsets, line and column zero, one finding, no field.
+    pub fn unplaced(entity: Entity, rule: u32, score: f32) -> Located {
+        Located {
+            start: 0,
+            end: 0,
+            line: 0,
+            column: 0,
+            char_start: None,
+            char_end: None,
+            entity,
+            rule,
+            score,
+            fingerprint: None,
+            field: None,
+            row: None,
+            count: 1,
+        }
+    }
+}
+
 /// Totals of one run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {

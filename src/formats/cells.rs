@@ -249,19 +249,8 @@ impl<'e> Cells<'e> {
             }
             let e = Entity::ALL[i];
             let loc = Located {
-                start: 0,
-                end: 0,
-                line: 0,
-                column: 0,
-                char_start: None,
-                char_end: None,
-                entity: e,
-                rule: self.engine.detector.column_rule(e),
-                score: 0.9,
-                fingerprint: None,
-                field: None,
-                row: None,
                 count: std::mem::take(n),
+                ..Located::unplaced(e, self.engine.detector.column_rule(e), 0.9)
             };
             found(&loc)?;
         }

@@ -220,19 +220,9 @@ struct Compact {
 impl Compact {
     fn located(&self, field: Option<Arc<str>>, rows_before: u64) -> Located {
         Located {
-            start: 0,
-            end: 0,
-            line: 0,
-            column: 0,
-            char_start: None,
-            char_end: None,
-            entity: self.entity,
-            rule: self.rule,
-            score: self.score,
-            fingerprint: None,
             field,
             row: Some(self.row + rows_before),
-            count: 1,
+            ..Located::unplaced(self.entity, self.rule, self.score)
         }
     }
 }
