@@ -361,6 +361,13 @@ fn dict_strings(r: &Read, name: &str) -> Vec<Option<String>> {
         .collect()
 }
 
+/// Writes `batch` as the one row group of a Parquet file with default properties.
+fn write_batch(path: &Path, schema: SchemaRef, batch: &RecordBatch) {
+    let mut w = ArrowWriter::try_new(File::create(path).unwrap(), schema, None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
 fn scrub(src: &Path, out: &Path, key: &Path) -> Output {
     run(&[
         "scrub",
@@ -640,9 +647,7 @@ fn nested_strings_and_timestamps() {
         ],
     )
     .unwrap();
-    let mut w = ArrowWriter::try_new(File::create(&src).unwrap(), schema, None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_batch(&src, schema, &batch);
 
     let key = dir.path().join("k");
     std::fs::write(&key, KEY).unwrap();
@@ -900,9 +905,7 @@ fn dictionary_findings_count_once_per_row_without_a_report_file() {
         vec![Arc::new(first), Arc::new(StringArray::from(ssn))],
     )
     .unwrap();
-    let mut w = ArrowWriter::try_new(File::create(&src).unwrap(), schema, None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_batch(&src, schema, &batch);
     let key = dir.path().join("k");
     std::fs::write(&key, KEY).unwrap();
     let summary = |report: bool| {
