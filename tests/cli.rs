@@ -848,3 +848,40 @@ fn summary_counts_do_not_depend_on_the_report_file() {
         assert_eq!(without, with, "{format}");
     }
 }
+
+/// `phiscrub … | head` closes the pipe before the output is written: each command must stop
+/// quietly (no panic, no error message) instead of crashing on its first write.
+#[test]
+fn a_closed_stdout_pipe_ends_every_command_quietly() {
+    let csv = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/structured/patients.csv"
+    );
+    let cases: [&[&str]; 5] = [
+        &["rules"],
+        &["scan", "--report", "jsonl"],
+        &["scan", "--report", "json"],
+        &["scrub"],
+        &["profile", csv],
+    ];
+    for args in cases {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        // The reader is gone before the child starts, so its first write fails every time.
+        drop(reader);
+        let mut child = bin()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary runs");
+        let mut input = child.stdin.take().expect("stdin");
+        let _ = input.write_all(SAMPLE.as_bytes());
+        drop(input);
+        let out = child.wait_with_output().expect("binary finishes");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        assert!(!err.contains("error"), "{args:?} reported an error: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

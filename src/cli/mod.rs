@@ -229,12 +229,15 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// Prints per-input failures and says whether there were any.
 fn report_failures(failures: &[phiscrub::job::InputError]) -> bool {
     for f in failures {
-        let broken = matches!(&f.source, phiscrub::pipeline::PipelineError::Write(e) if e.kind() == std::io::ErrorKind::BrokenPipe);
-        if !broken {
+        if !closed_downstream(f) {
             eprintln!("phiscrub: error: {f}");
         }
     }
-    failures.iter().any(|f| {
-        !matches!(&f.source, phiscrub::pipeline::PipelineError::Write(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    failures.iter().any(|f| !closed_downstream(f))
+}
+
+/// The output or the report went to a pipe whose reader has gone (`| head`).
+fn closed_downstream(f: &phiscrub::job::InputError) -> bool {
+    use phiscrub::pipeline::PipelineError::{Report, Write};
+    matches!(&f.source, Write(e) | Report(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
 }

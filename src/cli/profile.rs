@@ -1,4 +1,5 @@
 use std::fs::File;
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
@@ -42,14 +43,16 @@ pub fn run(a: ProfileArgs) -> Result<i32> {
         _ => bail!("profile reads CSV, TSV or Parquet files (use --format for another file name)"),
     }
     .with_context(|| a.path.display().to_string())?;
+    let mut out = std::io::stdout().lock();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&classes)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&classes)?)?;
         return Ok(0);
     }
-    println!(
+    writeln!(
+        out,
         "{:<28} {:<16} {:<8} {:>8} {:>8}",
         "COLUMN", "CLASS", "HOW", "SAMPLED", "MATCHED"
-    );
+    )?;
     for c in &classes {
         let class = match (c.keep, c.entity) {
             (true, _) => "keep".to_string(),
@@ -61,10 +64,11 @@ pub fn run(a: ProfileArgs) -> Result<i32> {
             phiscrub::classify::How::Values => "values",
             phiscrub::classify::How::Both => "both",
         });
-        println!(
+        writeln!(
+            out,
             "{:<28} {:<16} {:<8} {:>8} {:>8}",
             c.name, class, how, c.sampled, c.matched
-        );
+        )?;
     }
     Ok(0)
 }

@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -20,27 +21,33 @@ pub struct RulesArgs {
 pub fn run(a: RulesArgs) -> Result<i32> {
     let det = detect::load(&a.rules)?;
     let policy = Policy::defaults(a.keyed);
-    println!(
+    // Through a handle, not `println!`: `phiscrub rules | head` closes the pipe early, and
+    // that must end the listing quietly instead of panicking.
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{:<16} {:<6} {:<12} DESCRIPTION",
         "ENTITY", "HIPAA", "ACTION"
-    );
+    )?;
     for &e in Entity::ALL {
         let letter = e
             .hipaa_letter()
             .map_or("-".to_string(), |c| format!("({c})"));
-        println!(
+        writeln!(
+            out,
             "{:<16} {:<6} {:<12} {}",
             e.name(),
             letter,
             policy.entity_action(e).name(),
             e.describe()
-        );
+        )?;
     }
-    println!();
-    println!(
+    writeln!(out)?;
+    writeln!(
+        out,
         "{:<36} {:<16} {:<14} {:>5}  CONTEXT",
         "RULE", "ENTITY", "VALIDATOR", "SCORE"
-    );
+    )?;
     for r in det.rules() {
         let ctx = if r.requires_context {
             "required"
@@ -49,14 +56,15 @@ pub fn run(a: RulesArgs) -> Result<i32> {
         } else {
             "boosts"
         };
-        println!(
+        writeln!(
+            out,
             "{:<36} {:<16} {:<14} {:>5.2}  {}",
             r.id,
             r.entity.name(),
             r.validator.as_deref().unwrap_or("-"),
             r.score,
             ctx
-        );
+        )?;
     }
     Ok(0)
 }
