@@ -15,7 +15,9 @@ use regex_automata::meta::{self, Regex};
 use regex_automata::nfa::thompson::{self, WhichCaptures};
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
-use regex_automata::{Anchored, Input, MatchKind, PatternID, PatternSet};
+use regex_automata::{Anchored, HalfMatch, Input, MatchKind, PatternID, PatternSet};
+
+use super::dual::{self, Search};
 use regex_syntax::hir::Hir;
 
 use super::rules::Rule;
@@ -242,6 +244,36 @@ impl PatternSet2 {
             .get_or_init(|| One::build(&self.hirs[pid.as_usize()]))
             .as_ref()
     }
+}
+
+/// How many searches the free pass steps together on a long haystack: each one more hides
+/// more of the load latency, until their states no longer fit the registers.
+const STREAMS: usize = 3;
+
+/// Below this many bytes the free pass runs as one search: parts only pay off once the DFA
+/// walk outweighs starting more searches.
+const SPLIT_MIN: usize = 16 << 10;
+
+/// How far a candidate of one part may run past the cut to the next.
+const CROSS: usize = 4 << 10;
+
+/// Where to cut `hay[from..]` into the parts of [`Scanner::search_free_split`]: each cut
+/// after the last newline before its even share, where a candidate rarely runs across, else
+/// at the share itself.
+fn split_points(hay: &[u8], from: usize, min: usize) -> Option<[usize; STREAMS + 1]> {
+    let len = hay.len().checked_sub(from)?;
+    if len < min.max(2 * STREAMS) {
+        return None;
+    }
+    let share = len / STREAMS;
+    let mut cuts = [hay.len(); STREAMS + 1];
+    cuts[0] = from;
+    for (i, cut) in cuts.iter_mut().enumerate().take(STREAMS).skip(1) {
+        let even = from + i * share;
+        let lo = even - share / 2;
+        *cut = memchr::memrchr(b'\n', &hay[lo..even]).map_or(even, |p| lo + p + 1);
+    }
+    Some(cuts)
 }
 
 /// How far before a match a veto word (`unless`) reaches: `version=` right before `1.2.3.4`.
@@ -567,6 +599,7 @@ impl Detector {
             openers: Vec::new(),
             extra: Vec::new(),
             near_found: Vec::new(),
+            split_min: SPLIT_MIN,
             inner: Arc::clone(&self.inner),
         }
     }
@@ -611,6 +644,8 @@ pub struct Scanner {
     /// Findings of entity-named groups of the last confirmed match.
     extra: Vec<Finding>,
     near_found: Vec<Finding>,
+    /// [`SPLIT_MIN`]; tests lower it to cut small inputs, or raise it to compare with one pass.
+    split_min: usize,
 }
 
 fn is_word(b: u8) -> bool {
@@ -646,15 +681,18 @@ impl Scanner {
         // Free rules over everything; the same pass notes where region-opening hotwords are.
         let mut free_found = Vec::new();
         if inner.free.is_some() {
-            self.search_range(
-                &inner,
-                Which::Free,
-                hay,
-                from,
-                hay.len(),
-                field_hot,
-                &mut free_found,
-            );
+            match split_points(hay, from, self.split_min) {
+                Some(cuts) => self.search_free_split(&inner, hay, cuts, field_hot, &mut free_found),
+                None => self.search_range(
+                    &inner,
+                    Which::Free,
+                    hay,
+                    from,
+                    hay.len(),
+                    field_hot,
+                    &mut free_found,
+                ),
+            }
         }
         if inner.lit.is_some() {
             let lit_found = self.search_literals(&inner, hay, from, field_hot);
@@ -743,6 +781,22 @@ impl Scanner {
         } else {
             hay.len()
         };
+        self.search_span(inner, set, which, hay, (lo, hi, limit), field_hot, out);
+    }
+
+    /// Candidates that start in `lo..hi` and end by `limit`; returns where the search stopped,
+    /// which is past `hi` when the last candidate ran across it.
+    #[allow(clippy::too_many_arguments)]
+    fn search_span(
+        &mut self,
+        inner: &Compiled,
+        set: &PatternSet2,
+        which: Which,
+        hay: &[u8],
+        (lo, hi, limit): (usize, usize, usize),
+        field_hot: Option<&[u32]>,
+        out: &mut Vec<Finding>,
+    ) -> usize {
         let mut at = lo;
         while at < hi {
             let Some((s, e, pid)) = self.find(set, which, hay, at, limit) else {
@@ -751,27 +805,145 @@ impl Scanner {
             if s >= hi {
                 break;
             }
-            if set.rule_of[pid.as_usize()] == OPENER {
-                if bounded(hay, s, e) {
-                    self.openers.push((s, e));
+            at = self.take(inner, set, which, hay, (s, e, pid), limit, field_hot, out);
+        }
+        at
+    }
+
+    /// Decides one candidate of a pattern set (a region opener, a confirmed finding, another
+    /// rule's finding at the same place, or nothing) and returns where to search next.
+    #[allow(clippy::too_many_arguments)]
+    fn take(
+        &mut self,
+        inner: &Compiled,
+        set: &PatternSet2,
+        which: Which,
+        hay: &[u8],
+        (s, e, pid): (usize, usize, PatternID),
+        limit: usize,
+        field_hot: Option<&[u32]>,
+        out: &mut Vec<Finding>,
+    ) -> usize {
+        if set.rule_of[pid.as_usize()] == OPENER {
+            if bounded(hay, s, e) {
+                self.openers.push((s, e));
+            }
+            return e.max(s + 1);
+        }
+        if let Some(f) = self.confirm(inner, set, which, hay, s, e, pid, field_hot) {
+            // A finding can reach past its match (an embedded image's extent).
+            let end = f.end.max(e);
+            self.push_with_extra(out, f);
+            return end.max(s + 1);
+        }
+        if let Some((f, end)) = self.fallback(inner, set, which, hay, s, limit, pid, field_hot) {
+            self.push_with_extra(out, f);
+            return end.max(s + 1);
+        }
+        resume_after_failure(hay, s, e)
+    }
+
+    /// The free pass over `hay[from..]` as [`STREAMS`] searches stepped together (see
+    /// [`dual`]), one per part between `cuts`. The findings are those of one pass over the
+    /// whole: a part's candidates may run up to [`CROSS`] bytes past its end, and when one
+    /// does, the next part is searched again from where that one stopped, as one pass would
+    /// have gone on. Only a match longer than that, across a cut, comes out differently, and
+    /// a chunk cut does the same to it.
+    fn search_free_split(
+        &mut self,
+        inner: &Compiled,
+        hay: &[u8],
+        cuts: [usize; STREAMS + 1],
+        field_hot: Option<&[u32]>,
+        out: &mut Vec<Finding>,
+    ) {
+        let Some(set) = inner.free.as_ref() else {
+            return;
+        };
+        let dfa = &set.first;
+        let hi: [usize; STREAMS] = std::array::from_fn(|i| cuts[i + 1]);
+        let ends = hi.map(|h| (h + CROSS).min(hay.len()));
+        let mut at: [usize; STREAMS] = std::array::from_fn(|i| cuts[i]);
+        let mut live = [true; STREAMS];
+        let mut found: [Vec<Finding>; STREAMS] = std::array::from_fn(|_| Vec::new());
+        let openers_before = self.openers.len();
+        let mut searches = {
+            let cache = &mut self.cache(Which::Free).first;
+            std::array::from_fn::<_, STREAMS, _>(|i| Search::new(dfa, cache, hay, at[i], ends[i]))
+        };
+        loop {
+            let (i, hm) = {
+                let cache = &mut self.cache(Which::Free).first;
+                let mut racing: Vec<(usize, &mut Search)> = searches
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(i, _)| live[*i])
+                    .collect();
+                let (k, hm) = match racing.as_mut_slice() {
+                    [] => break,
+                    [(_, a)] => (0, a.run(dfa, cache, hay)),
+                    [(_, a), (_, b)] => dual::race(dfa, cache, hay, [a, b]),
+                    [(_, a), (_, b), (_, c)] => dual::race(dfa, cache, hay, [a, b, c]),
+                    [(_, a), (_, b), (_, c), (_, d), ..] => {
+                        dual::race(dfa, cache, hay, [a, b, c, d])
+                    }
+                };
+                (racing[k].0, hm)
+            };
+            let next = hm
+                .and_then(|hm| self.start_of(set, Which::Free, hay, at[i], ends[i], hm))
+                .filter(|&(s, _, _)| s < hi[i])
+                .map(|c| {
+                    self.take(
+                        inner,
+                        set,
+                        Which::Free,
+                        hay,
+                        c,
+                        ends[i],
+                        field_hot,
+                        &mut found[i],
+                    )
+                });
+            match next {
+                Some(n) => {
+                    at[i] = n;
+                    if n < hi[i] {
+                        let cache = &mut self.cache(Which::Free).first;
+                        searches[i] = Search::new(dfa, cache, hay, n, ends[i]);
+                    } else {
+                        live[i] = false;
+                    }
                 }
-                at = e.max(s + 1);
+                None => live[i] = false,
+            }
+        }
+        for i in 1..STREAMS {
+            if at[i - 1] <= cuts[i] {
                 continue;
             }
-            if let Some(f) = self.confirm(inner, set, which, hay, s, e, pid, field_hot) {
-                // A finding can reach past its match (an embedded image's extent).
-                let end = f.end.max(e);
-                self.push_with_extra(out, f);
-                at = end.max(s + 1);
-                continue;
-            }
-            if let Some((f, end)) = self.fallback(inner, set, which, hay, s, limit, pid, field_hot)
-            {
-                self.push_with_extra(out, f);
-                at = end.max(s + 1);
-                continue;
-            }
-            at = resume_after_failure(hay, s, e);
+            // The part before ran across this cut: this part again, from where that one
+            // stopped, with the openers found in it dropped first.
+            found[i].clear();
+            let (lo, hi) = (cuts[i], cuts[i + 1]);
+            let kept: Vec<(usize, usize)> = self
+                .openers
+                .drain(openers_before..)
+                .filter(|&(s, _)| s < lo || s >= hi)
+                .collect();
+            self.openers.extend(kept);
+            let limit = if i + 1 == STREAMS { hay.len() } else { ends[i] };
+            let span = (at[i - 1], hi, limit);
+            at[i] = if span.0 < hi {
+                self.search_span(inner, set, Which::Free, hay, span, field_hot, &mut found[i])
+            } else {
+                span.0
+            };
+        }
+        // The parts' openers came interleaved; the regions built from them need start order.
+        self.openers[openers_before..].sort_unstable();
+        for f in found {
+            out.extend(f);
         }
     }
 
@@ -843,6 +1015,21 @@ impl Scanner {
         let input = Input::new(hay).range(at..limit);
         // Only a cache too small for one step fails here; `Lazy` never quits on ASCII rules.
         let hm = set.first.try_search_fwd(&mut cache.first, &input).ok()??;
+        self.start_of(set, which, hay, at, limit, hm)
+    }
+
+    /// Where the match that the union's forward search ended at `hm` starts, searching no
+    /// further back than `at`: that pattern's own reverse DFA.
+    fn start_of(
+        &mut self,
+        set: &PatternSet2,
+        which: Which,
+        hay: &[u8],
+        at: usize,
+        limit: usize,
+        hm: HalfMatch,
+    ) -> Option<(usize, usize, PatternID)> {
+        let cache = self.cache(which);
         let (e, pid) = (hm.offset(), hm.pattern());
         if e == at {
             return Some((at, e, pid));
@@ -1296,6 +1483,64 @@ mod tests {
             failures.len(),
             failures.join("\n")
         );
+    }
+
+    /// The free pass cut into parts searched side by side finds exactly what one pass finds:
+    /// on the sample log and notes, on every rule's examples and counterexamples run together
+    /// on one line and one per line, with cuts as small as a few bytes (so they fall inside
+    /// values and the part after is searched again) and with context before `from`.
+    #[test]
+    fn parted_free_pass_finds_what_one_pass_finds() {
+        let det = builtin().unwrap();
+        let mut examples = String::new();
+        let mut lines = String::new();
+        for r in det.rules() {
+            for ex in r.examples.iter().chain(&r.counterexamples) {
+                examples.push_str(ex);
+                examples.push(' ');
+                lines.push_str(ex);
+                lines.push('\n');
+            }
+        }
+        let texts = [
+            include_str!("../../testdata/sample_app.log"),
+            include_str!("../../testdata/sample_notes.txt"),
+            examples.as_str(),
+            lines.as_str(),
+        ];
+        let mut one = det.scanner();
+        one.split_min = usize::MAX;
+        let mut parted = det.scanner();
+        let mut redone = 0;
+        for (t, text) in texts.iter().enumerate() {
+            let hay = text.as_bytes();
+            for from in (0..8).map(|k| k * hay.len() / 11) {
+                let mut want = Vec::new();
+                one.scan(hay, from, &Context::default(), &mut want);
+                assert!(want.len() > 20, "text {t}: only {} findings", want.len());
+                for min in [6, 50, 333, 4096, SPLIT_MIN] {
+                    parted.split_min = min;
+                    let mut got = Vec::new();
+                    parted.scan(hay, from, &Context::default(), &mut got);
+                    if got != want {
+                        let i = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
+                        panic!(
+                            "text {t}, from {from}, parts from {min} bytes: finding {i} is {:?}, one pass has {:?}",
+                            got.get(i),
+                            want.get(i)
+                        );
+                    }
+                    let cuts = split_points(hay, from, min);
+                    redone += cuts.map_or(0, |c| {
+                        want.iter()
+                            .filter(|f| c.iter().any(|&x| f.start < x && x < f.end))
+                            .count()
+                    });
+                }
+            }
+        }
+        // Some findings did run across a cut, so the part after was searched again.
+        assert!(redone > 10, "only {redone} findings ran across a cut");
     }
 
     #[test]

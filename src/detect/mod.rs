@@ -11,6 +11,7 @@
 //! assert_eq!((found[0].start, found[0].end), (5, 16));
 //! ```
 
+mod dual;
 pub mod engine;
 pub mod gitleaks;
 pub mod names;
