@@ -124,6 +124,10 @@ impl Search {
 
 /// Steps the searches together until one of them has its result: which one and the result.
 /// The others keep their place for the next call.
+///
+/// Never inlined: inside the scanner's large body the walks' states and pointers were
+/// spilled to the stack, and every step reloaded them.
+#[inline(never)]
 pub(crate) fn race<const N: usize>(
     dfa: &DFA,
     cache: &mut Cache,
@@ -135,6 +139,9 @@ pub(crate) fn race<const N: usize>(
         let ready = searches
             .iter()
             .all(|x| x.clears == clears && !x.failed && !x.sid.is_tagged());
+        // Which searches need a careful step: all of them unless the walk below ran, and
+        // then only those whose next state was special (a match, dead, not yet computed).
+        let mut careful = [true; N];
         if ready {
             // The states and positions live in locals here, not behind the references, so
             // each walk stays in registers and no store sits in the next load's way.
@@ -145,10 +152,12 @@ pub(crate) fn race<const N: usize>(
             // count for all walks keeps the loop to one end check.
             let n = (0..N).map(|k| end[k] - at[k]).min().unwrap_or(0);
             let mut i = 0;
+            let mut stopped = None;
             while i < n {
                 let next: [LazyStateID; N] =
                     std::array::from_fn(|k| dfa.next_state_untagged(cache, sid[k], hay[at[k] + i]));
                 if next.iter().any(|s| s.is_tagged()) {
+                    stopped = Some(next);
                     break;
                 }
                 sid = next;
@@ -158,10 +167,23 @@ pub(crate) fn race<const N: usize>(
                 x.sid = s;
                 x.at += i;
             }
+            // The walks whose next state is plain take it; the others step carefully below.
+            if let Some(next) = stopped {
+                for ((x, s), c) in searches.iter_mut().zip(next).zip(&mut careful) {
+                    *c = s.is_tagged();
+                    if !*c {
+                        x.sid = s;
+                        x.at += 1;
+                    }
+                }
+            }
         }
         // A step that clears the cache makes the others start over; should clears come often,
         // they would never finish, so the one that cleared runs on alone.
         for (k, x) in searches.iter_mut().enumerate() {
+            if !careful[k] && x.at < x.end {
+                continue;
+            }
             if let Some(r) = x.step(dfa, cache, hay) {
                 return (k, r);
             }

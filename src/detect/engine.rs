@@ -904,21 +904,28 @@ impl Scanner {
         loop {
             let (i, hm) = {
                 let cache = &mut self.cache(Which::Free).first;
-                let mut racing: Vec<(usize, &mut Search)> = searches
-                    .iter_mut()
-                    .enumerate()
-                    .filter(|(i, _)| live[*i])
-                    .collect();
-                let (k, hm) = match racing.as_mut_slice() {
-                    [] => break,
-                    [(_, a)] => (0, a.run(dfa, cache, hay)),
-                    [(_, a), (_, b)] => dual::race(dfa, cache, hay, [a, b]),
-                    [(_, a), (_, b), (_, c)] => dual::race(dfa, cache, hay, [a, b, c]),
-                    [(_, a), (_, b), (_, c), (_, d), ..] => {
-                        dual::race(dfa, cache, hay, [a, b, c, d])
+                let mut idx = [0; STREAMS];
+                let mut m = 0;
+                for (i, _) in live.iter().enumerate().filter(|(_, l)| **l) {
+                    idx[m] = i;
+                    m += 1;
+                }
+                let distinct = "live parts are distinct";
+                let (k, hm) = match m {
+                    0 => break,
+                    1 => (0, searches[idx[0]].run(dfa, cache, hay)),
+                    2 => {
+                        let [a, b] = searches.get_disjoint_mut([idx[0], idx[1]]).expect(distinct);
+                        dual::race(dfa, cache, hay, [a, b])
+                    }
+                    _ => {
+                        let [a, b, c] = searches
+                            .get_disjoint_mut([idx[0], idx[1], idx[2]])
+                            .expect(distinct);
+                        dual::race(dfa, cache, hay, [a, b, c])
                     }
                 };
-                (racing[k].0, hm)
+                (idx[k], hm)
             };
             let next = hm
                 .and_then(|hm| self.start_of(set, Which::Free, hay, at[i], ends[i], hm))
