@@ -497,7 +497,7 @@ fn aba_routing(value: &[u8]) -> Check {
     let prefix = d[0] * 10 + d[1];
     let prefix_ok = matches!(prefix, 0..=12 | 21..=32 | 61..=72 | 80);
     let sum = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8]);
-    verdict(prefix_ok && sum % 10 == 0)
+    verdict(prefix_ok && sum.is_multiple_of(10))
 }
 
 /// Fixed IBAN lengths per country; a wrong length is a typo or not an IBAN.

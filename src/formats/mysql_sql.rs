@@ -1043,7 +1043,7 @@ mod tests {
             (0..n)
                 .map(|_| {
                     let r = self.next();
-                    if r % 3 == 0 {
+                    if r.is_multiple_of(3) {
                         HOT[(r >> 8) as usize % HOT.len()]
                     } else {
                         (r >> 16) as u8
