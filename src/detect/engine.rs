@@ -630,6 +630,7 @@ impl Detector {
             extra: Vec::new(),
             near_found: Vec::new(),
             split_min: SPLIT_MIN,
+            last_field: None,
             inner: Arc::clone(&self.inner),
         }
     }
@@ -676,6 +677,8 @@ pub struct Scanner {
     near_found: Vec<Finding>,
     /// [`SPLIT_MIN`]; tests lower it to cut small inputs, or raise it to compare with one pass.
     split_min: usize,
+    /// The last field name looked up by [`Scanner::field_hotwords`], and its rules.
+    last_field: Option<(String, Arc<[u32]>)>,
 }
 
 fn is_word(b: u8) -> bool {
@@ -1108,7 +1111,15 @@ impl Scanner {
 
     /// Rules whose hotwords occur in a field name: a column called `ssn` is context for each of
     /// its values.
-    fn field_hotwords(&self, inner: &Compiled, field: &str) -> Vec<u32> {
+    ///
+    /// The last field's answer is kept: a column's cells are scanned one after another, and
+    /// looking its name up again for each cell was a search and an allocation per cell.
+    fn field_hotwords(&mut self, inner: &Compiled, field: &str) -> Arc<[u32]> {
+        if let Some((f, rules)) = &self.last_field {
+            if f.as_str() == field {
+                return Arc::clone(rules);
+            }
+        }
         let mut rules = Vec::new();
         if let Some(ac) = &inner.words {
             for m in ac.find_iter(field.as_bytes()) {
@@ -1117,6 +1128,8 @@ impl Scanner {
         }
         rules.sort_unstable();
         rules.dedup();
+        let rules: Arc<[u32]> = rules.into();
+        self.last_field = Some((field.to_string(), Arc::clone(&rules)));
         rules
     }
 
