@@ -28,6 +28,9 @@ pub(crate) struct Search {
     clears: usize,
     /// The search could not start (the DFA gave up): it ends at once with no match.
     failed: bool,
+    /// The search reached `end` before the haystack's end without its DFA dying there, so a
+    /// match it holds or is on its way to may run on past `end`: its result is not final.
+    short: bool,
 }
 
 impl Search {
@@ -43,7 +46,13 @@ impl Search {
             mat: None,
             clears: cache.clear_count(),
             failed,
+            short: false,
         }
+    }
+
+    /// Whether the search stopped at its `end` while a match might still run past it.
+    pub(crate) fn stopped_short(&self) -> bool {
+        self.short
     }
 
     /// The same search from its beginning again, after the cache was cleared under it.
@@ -89,7 +98,10 @@ impl Search {
     /// The transition past the search's end: on the look-ahead byte, or end of input.
     fn finish(&mut self, dfa: &DFA, cache: &mut Cache, hay: &[u8]) -> Option<HalfMatch> {
         let (next, at) = match hay.get(self.end) {
-            Some(&b) => (dfa.next_state(cache, self.sid, b).ok(), self.end),
+            Some(&b) => {
+                self.short = true;
+                (dfa.next_state(cache, self.sid, b).ok(), self.end)
+            }
             None => (dfa.next_eoi_state(cache, self.sid).ok(), hay.len()),
         };
         match next {

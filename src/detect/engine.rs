@@ -254,8 +254,10 @@ const STREAMS: usize = 3;
 /// walk outweighs starting more searches.
 const SPLIT_MIN: usize = 16 << 10;
 
-/// How far a candidate of one part may run past the cut to the next.
-const CROSS: usize = 4 << 10;
+/// How far a part's search may run past the cut to the next part before the rest of the
+/// haystack is searched in one pass instead: a few percent of a part, so clean text (where a
+/// search runs long before its next match) wastes little.
+const CROSS: usize = 16 << 10;
 
 /// Where to cut `hay[from..]` into the parts of [`Scanner::search_free_split`]: each cut
 /// after the last newline before its even share, where a candidate rarely runs across, else
@@ -878,10 +880,10 @@ impl Scanner {
 
     /// The free pass over `hay[from..]` as [`STREAMS`] searches stepped together (see
     /// [`dual`]), one per part between `cuts`. The findings are those of one pass over the
-    /// whole: a part's candidates may run up to [`CROSS`] bytes past its end, and when one
-    /// does, the next part is searched again from where that one stopped, as one pass would
-    /// have gone on. Only a match longer than that, across a cut, comes out differently, and
-    /// a chunk cut does the same to it.
+    /// whole. A part's search may run up to [`CROSS`] bytes past the part's end. Where a
+    /// candidate ran across a cut, or a search reached that reach still undecided (a long
+    /// match may be on its way), everything from there on is searched again in one pass, as
+    /// one pass would have gone on.
     fn search_free_split(
         &mut self,
         inner: &Compiled,
@@ -898,6 +900,7 @@ impl Scanner {
         let ends = hi.map(|h| (h + CROSS).min(hay.len()));
         let mut at: [usize; STREAMS] = std::array::from_fn(|i| cuts[i]);
         let mut live = [true; STREAMS];
+        let mut short = [false; STREAMS];
         let mut found: [Vec<Finding>; STREAMS] = std::array::from_fn(|_| Vec::new());
         let openers_before = self.openers.len();
         let mut searches = {
@@ -930,8 +933,17 @@ impl Scanner {
                 };
                 (idx[k], hm)
             };
+            if searches[i].stopped_short() {
+                // `at[i]` stays where that search began.
+                live[i] = false;
+                short[i] = true;
+                continue;
+            }
+            // Only the walk stops at the reach; a candidate's own searches (its start, the
+            // other rules at its place) run to the haystack's end, as in one pass.
+            let whole = hay.len();
             let next = hm
-                .and_then(|hm| self.start_of(set, Which::Free, hay, at[i], ends[i], hm))
+                .and_then(|hm| self.start_of(set, Which::Free, hay, at[i], whole, hm))
                 .filter(|&(s, _, _)| s < hi[i])
                 .map(|c| {
                     self.take(
@@ -940,7 +952,7 @@ impl Scanner {
                         Which::Free,
                         hay,
                         c,
-                        ends[i],
+                        whole,
                         field_hot,
                         &mut found[i],
                     )
@@ -958,27 +970,29 @@ impl Scanner {
                 None => live[i] = false,
             }
         }
-        for i in 1..STREAMS {
-            if at[i - 1] <= cuts[i] {
-                continue;
+        // The first place, in text order, from which the parts' findings are not those of one
+        // pass: a search that stopped short, or a candidate that ran across the next cut.
+        let redo = (0..STREAMS).find_map(|i| {
+            if short[i] {
+                Some((i, at[i], at[i]))
+            } else if i + 1 < STREAMS && at[i] > cuts[i + 1] {
+                Some((i, cuts[i + 1], at[i]))
+            } else {
+                None
             }
-            // The part before ran across this cut: this part again, from where that one
-            // stopped, with the openers found in it dropped first.
-            found[i].clear();
-            let (lo, hi) = (cuts[i], cuts[i + 1]);
+        });
+        if let Some((i, keep_below, from)) = redo {
+            for f in &mut found[i + 1..] {
+                f.clear();
+            }
             let kept: Vec<(usize, usize)> = self
                 .openers
                 .drain(openers_before..)
-                .filter(|&(s, _)| s < lo || s >= hi)
+                .filter(|&(s, _)| s < keep_below)
                 .collect();
             self.openers.extend(kept);
-            let limit = if i + 1 == STREAMS { hay.len() } else { ends[i] };
-            let span = (at[i - 1], hi, limit);
-            at[i] = if span.0 < hi {
-                self.search_span(inner, set, Which::Free, hay, span, field_hot, &mut found[i])
-            } else {
-                span.0
-            };
+            let span = (from, hay.len(), hay.len());
+            self.search_span(inner, set, Which::Free, hay, span, field_hot, &mut found[i]);
         }
         // The parts' openers came interleaved; the regions built from them need start order.
         self.openers[openers_before..].sort_unstable();
@@ -1591,6 +1605,51 @@ mod tests {
         }
         // Some findings did run across a cut, so the part after was searched again.
         assert!(redone > 10, "only {redone} findings ran across a cut");
+    }
+
+    /// A match far longer than a part's reach, across a cut (a long URL, a JWT with a big
+    /// payload), is found whole, as one pass finds it: the parts stop and one pass takes over.
+    #[test]
+    fn a_match_longer_than_the_reach_across_a_cut_is_found_whole() {
+        let det = builtin().unwrap();
+        let filler = "2024-05-01 INFO worker-13 job done size=70339 in 12ms\n".repeat(100);
+        let path = "a1b2c3d4/".repeat(6 * CROSS / 9);
+        let payload = "eyJzdWIiOiIxMjM0NTY3ODkwIn0".repeat(6 * CROSS / 27);
+        let long = [
+            format!("see https://records.example.org/{path} for more"),
+            format!("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.{payload}.c2lnbmF0dXJl done"),
+        ];
+        let mut one = det.scanner();
+        one.split_min = usize::MAX;
+        let mut parted = det.scanner();
+        for line in &long {
+            let text = format!("{filler}{line}\n{filler}");
+            let hay = text.as_bytes();
+            let mut want = Vec::new();
+            one.scan(hay, 0, &Context::default(), &mut want);
+            let whole = want.iter().find(|f| f.end - f.start > 2 * CROSS);
+            assert!(whole.is_some(), "one pass finds the long value whole");
+            // Cuts that fall inside the long value, at several places along it.
+            for min in [hay.len() / 4, hay.len() / 2, hay.len()] {
+                parted.split_min = min;
+                let cuts = split_points(hay, 0, min).expect("long enough to cut");
+                let mut got = Vec::new();
+                parted.scan(hay, 0, &Context::default(), &mut got);
+                let same = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
+                assert!(
+                    got == want,
+                    "cuts {cuts:?}: finding {same} is {:?}, one pass has {:?}",
+                    got.get(same),
+                    want.get(same)
+                );
+            }
+            let cuts = split_points(hay, 0, 0).expect("long enough to cut");
+            let f = whole.expect("checked");
+            assert!(
+                cuts.iter().any(|&c| f.start < c && c + CROSS < f.end),
+                "a cut falls inside the long value, more than the reach from its end: {cuts:?}"
+            );
+        }
     }
 
     /// Long haystacks look hotwords up with the DFA form of the automaton; it must find what
