@@ -1,10 +1,11 @@
-//! Two forward searches of one lazy DFA, stepped side by side in one thread.
+//! Forward searches of one lazy DFA, stepped side by side in one thread.
 //!
 //! A lazy DFA walk is one dependent load per byte: the next state's address comes from the
 //! state just loaded, so a single search waits out the load latency on every byte and leaves
 //! the core's other load ports idle. On the union of the free rules that was about 2.5 ns a
-//! byte, half of a log scan. Two searches over two halves of a chunk have no dependency on
-//! each other, so the core overlaps their loads and a byte costs well under two single steps.
+//! byte, half of a log scan. Searches over different parts of a chunk have no dependency on
+//! each other, so the core overlaps their loads; the scanner races three (see
+//! `engine::STREAMS` for why not more).
 //!
 //! The semantics are those of `hybrid::dfa::DFA::try_search_fwd` with leftmost-first match
 //! kind (what [`super::engine`] runs): each [`Search`] reports the end and pattern of the
@@ -95,7 +96,9 @@ impl Search {
         None
     }
 
-    /// The transition past the search's end: on the look-ahead byte, or end of input.
+    /// The transition past the search's end: on the look-ahead byte (the result is then
+    /// marked not final, though still what `try_search_fwd` gives for the range), or end of
+    /// input.
     fn finish(&mut self, dfa: &DFA, cache: &mut Cache, hay: &[u8]) -> Option<HalfMatch> {
         let (next, at) = match hay.get(self.end) {
             Some(&b) => {
