@@ -14,6 +14,7 @@
 pub mod collide;
 pub mod key;
 pub mod mask;
+pub mod midstate;
 pub mod normalize;
 pub mod permute;
 pub mod shape;
