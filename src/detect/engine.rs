@@ -629,6 +629,7 @@ impl Detector {
             hits: Vec::new(),
             candidates: Vec::new(),
             openers: Vec::new(),
+            labels: Vec::new(),
             extra: Vec::new(),
             near_found: Vec::new(),
             split_min: SPLIT_MIN,
@@ -674,6 +675,9 @@ pub struct Scanner {
     candidates: Vec<PatternID>,
     /// Where the free pass met a hotword of a context-requiring rule.
     openers: Vec<(usize, usize)>,
+    /// Match start and value start of each free finding whose match began before its value
+    /// (a label): see [`Scanner::openers_in_labels`].
+    labels: Vec<(usize, usize)>,
     /// Findings of entity-named groups of the last confirmed match.
     extra: Vec<Finding>,
     near_found: Vec<Finding>,
@@ -712,6 +716,7 @@ impl Scanner {
         let field_hot = ctx.field.map(|f| self.field_hotwords(&inner, f));
         let field_hot = field_hot.as_deref();
         self.openers.clear();
+        self.labels.clear();
 
         // Free rules over everything; the same pass notes where region-opening hotwords are.
         let mut free_found = Vec::new();
@@ -728,6 +733,9 @@ impl Scanner {
                     &mut free_found,
                 ),
             }
+        }
+        if inner.near.is_some() {
+            self.openers_in_labels(&inner, hay);
         }
         if inner.lit.is_some() {
             let lit_found = self.search_literals(&inner, hay, from, field_hot);
@@ -868,14 +876,48 @@ impl Scanner {
         if let Some(f) = self.confirm(inner, set, which, hay, s, e, pid, field_hot) {
             // A finding can reach past its match (an embedded image's extent).
             let end = f.end.max(e);
+            if which == Which::Free && s < f.start {
+                self.labels.push((s, f.start));
+            }
             self.push_with_extra(out, f);
             return end.max(s + 1);
         }
         if let Some((f, end)) = self.fallback(inner, set, which, hay, s, limit, pid, field_hot) {
+            if which == Which::Free && s < f.start {
+                self.labels.push((s, f.start));
+            }
             self.push_with_extra(out, f);
             return end.max(s + 1);
         }
         resume_after_failure(hay, s, e)
+    }
+
+    /// Records as region openers the context words inside the labels of free findings. The
+    /// free pass resumes after a match, so an opener the match swallowed went unseen: the
+    /// label of `contact: Casey Allen, 5379610177` is both part of a labelled name and the
+    /// hotword that opens the search for the undashed phone number after it. Any context word
+    /// may open a region, as before `from`: a region only says where to look, and a rule found
+    /// there still needs its own context.
+    fn openers_in_labels(&mut self, inner: &Compiled, hay: &[u8]) {
+        if self.labels.is_empty() {
+            return;
+        }
+        let Some(ac) = inner.hotword_finder(0) else {
+            return;
+        };
+        let before = self.openers.len();
+        for &(s, e) in &self.labels {
+            for m in ac.find_iter(&hay[s..e]) {
+                let (hs, he) = (s + m.start(), s + m.end());
+                if bounded(hay, hs, he) {
+                    self.openers.push((hs, he));
+                }
+            }
+        }
+        if self.openers.len() > before {
+            self.openers.sort_unstable();
+            self.openers.dedup();
+        }
     }
 
     /// The free pass over `hay[from..]` as [`STREAMS`] searches stepped together (see
@@ -991,6 +1033,9 @@ impl Scanner {
                 .filter(|&(s, _)| s < keep_below)
                 .collect();
             self.openers.extend(kept);
+            // The labels of the later parts' findings go with those findings; a candidate that
+            // ran across the cut began before it and stays.
+            self.labels.retain(|&(s, _)| s < keep_below);
             let span = (from, hay.len(), hay.len());
             self.search_span(inner, set, Which::Free, hay, span, field_hot, &mut found[i]);
         }
