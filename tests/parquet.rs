@@ -940,3 +940,67 @@ fn dictionary_findings_count_once_per_row_without_a_report_file() {
     );
     assert_eq!(without, summary(true));
 }
+
+/// A column whose input pages are plain (its writer had no dictionary for it, or gave one up
+/// for too many distinct values) is written plain; a dictionary-encoded column keeps its
+/// dictionary.
+#[test]
+fn plain_input_columns_are_written_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    std::fs::write(&key, KEY).unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("mrn", DataType::Utf8, false),
+        Field::new("city", DataType::Utf8, false),
+    ]));
+    let n = 500;
+    let mrns: Vec<String> = (0..n)
+        .map(|i| format!("MRN{:07}", 4_000_000 + i * 7))
+        .collect();
+    let cities: Vec<&str> = (0..n).map(|i| ["Springfield", "Lowell"][i % 2]).collect();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(mrns)),
+            Arc::new(StringArray::from(cities)),
+        ],
+    )
+    .unwrap();
+    let src = dir.path().join("plain.parquet");
+    let props = WriterProperties::builder()
+        .set_column_dictionary_enabled(ColumnPath::from("mrn"), false)
+        .build();
+    let mut w = ArrowWriter::try_new(File::create(&src).unwrap(), schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let out = dir.path().join("out.parquet");
+    let res = scrub(&src, &out, &key);
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let dictionary = |path: &Path| -> Vec<(String, bool)> {
+        let r =
+            parquet::file::serialized_reader::SerializedFileReader::new(File::open(path).unwrap())
+                .unwrap();
+        use parquet::file::reader::FileReader;
+        let rg = r.metadata().row_group(0).clone();
+        rg.columns()
+            .iter()
+            .map(|c| {
+                (
+                    c.column_path().string(),
+                    c.dictionary_page_offset().is_some(),
+                )
+            })
+            .collect()
+    };
+    let want = vec![("mrn".to_string(), false), ("city".to_string(), true)];
+    assert_eq!(dictionary(&src), want, "the fixture");
+    assert_eq!(dictionary(&out), want, "the scrubbed file");
+    assert!(strings(&read(&out), "mrn")
+        .iter()
+        .all(|v| !v.as_deref().unwrap_or("").starts_with("MRN4")));
+}

@@ -532,9 +532,39 @@ fn properties(meta: &ParquetMetaData) -> WriterProperties {
         }
         for c in rg.columns() {
             b = b.set_column_compression(c.column_path().clone(), c.compression());
+            if fell_back_to_plain(c) {
+                b = b.set_column_dictionary_enabled(c.column_path().clone(), false);
+            }
         }
     }
     b.build()
+}
+
+/// Whether the data pages of an input column chunk are plain-encoded: its writer gave up on a
+/// dictionary (too many distinct values, an id or a free-text column). The output column is
+/// then written plain from the start, as the input effectively was, rather than interning
+/// values into a dictionary only to drop it a megabyte later (a tenth of a scrub's time).
+fn fell_back_to_plain(c: &parquet::file::metadata::ColumnChunkMetaData) -> bool {
+    use parquet::basic::{Encoding, PageType};
+    // The reader keeps only which encodings the data pages used (its default); where the full
+    // counts are there, they decide.
+    if let Some(mask) = c.page_encoding_stats_mask() {
+        return mask.is_set(Encoding::PLAIN);
+    }
+    let Some(stats) = c.page_encoding_stats() else {
+        return false;
+    };
+    let (mut plain, mut dict) = (0i64, 0i64);
+    for s in stats {
+        if !matches!(s.page_type, PageType::DATA_PAGE | PageType::DATA_PAGE_V2) {
+            continue;
+        }
+        match s.encoding {
+            Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY => dict += i64::from(s.count),
+            _ => plain += i64::from(s.count),
+        }
+    }
+    plain > dict
 }
 
 /// The kind of a leaf column, by Arrow type; other types (dictionaries of numbers,
@@ -1882,12 +1912,17 @@ fn derive_int(orig: i128, min: i128, max: i128, hash: u64) -> i128 {
 /// The first 8 bytes of the SHA-256 of `bytes`: stable across builds and platforms (unlike
 /// the standard library's hasher).
 fn digest64(bytes: &[u8]) -> u64 {
-    let d = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let d = crate::transform::midstate::sha256(bytes)
+        .unwrap_or_else(|| digest_array(ring::digest::digest(&ring::digest::SHA256, bytes)));
     let mut b = [0u8; 8];
-    for (x, y) in b.iter_mut().zip(d.as_ref()) {
-        *x = *y;
-    }
+    b.copy_from_slice(&d[..8]);
     u64::from_le_bytes(b)
+}
+
+fn digest_array(d: ring::digest::Digest) -> [u8; 32] {
+    let mut a = [0u8; 32];
+    a.copy_from_slice(d.as_ref());
+    a
 }
 
 /// A replacement read as a number of the column's type: `90+` (ages) reads as 90.
