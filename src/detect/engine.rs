@@ -634,7 +634,7 @@ impl Detector {
             near_found: Vec::new(),
             split_min: SPLIT_MIN,
             last_field: None,
-            inner: Arc::clone(&self.inner),
+            inner: Some(Arc::clone(&self.inner)),
         }
     }
 }
@@ -642,7 +642,11 @@ impl Detector {
 impl Detector {
     /// Hands a scanner back for reuse by later runs of this detector.
     pub fn recycle(&self, scanner: Scanner) {
-        if Arc::ptr_eq(&scanner.inner, &self.inner) {
+        if scanner
+            .inner
+            .as_ref()
+            .is_some_and(|i| Arc::ptr_eq(i, &self.inner))
+        {
             if let Ok(mut p) = self.pool.lock() {
                 p.push(scanner);
             }
@@ -665,7 +669,8 @@ struct Hit {
 
 /// Searches haystacks with one detector; holds the mutable caches the regex engines need.
 pub struct Scanner {
-    inner: Arc<Compiled>,
+    /// Taken out while [`Scanner::scan`] runs and put back after (see there).
+    inner: Option<Arc<Compiled>>,
     free: Option<SetCache>,
     near: Option<SetCache>,
     lit: Option<SetCache>,
@@ -701,7 +706,7 @@ enum Which {
 impl Scanner {
     /// The rules of the detector this scanner belongs to.
     pub fn rules(&self) -> &[Rule] {
-        &self.inner.rules
+        self.inner.as_ref().map_or(&[], |c| &c.rules)
     }
 
     /// Appends to `out` the findings in `hay[from..]`, in order, not overlapping. Bytes before
@@ -712,7 +717,24 @@ impl Scanner {
     /// free rules' regex finds candidates; the context-requiring rules run only in the small
     /// regions around their hotwords. Both lists are merged by start, overlaps resolved by score.
     pub fn scan(&mut self, hay: &[u8], from: usize, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        let inner = Arc::clone(&self.inner);
+        // The compiled rules are taken out of `self` for the scan rather than cloned: every
+        // worker's scanner shares one reference count, and a clone and a drop per cell of a
+        // table were two contended atomics per cell.
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        self.scan_with(&inner, hay, from, ctx, out);
+        self.inner = Some(inner);
+    }
+
+    fn scan_with(
+        &mut self,
+        inner: &Compiled,
+        hay: &[u8],
+        from: usize,
+        ctx: &Context<'_>,
+        out: &mut Vec<Finding>,
+    ) {
         let field_hot = ctx.field.map(|f| self.field_hotwords(&inner, f));
         let field_hot = field_hot.as_deref();
         self.openers.clear();
