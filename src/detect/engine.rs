@@ -735,7 +735,7 @@ impl Scanner {
         ctx: &Context<'_>,
         out: &mut Vec<Finding>,
     ) {
-        let field_hot = ctx.field.map(|f| self.field_hotwords(&inner, f));
+        let field_hot = ctx.field.map(|f| self.field_hotwords(inner, f));
         let field_hot = field_hot.as_deref();
         self.openers.clear();
         self.labels.clear();
@@ -744,9 +744,9 @@ impl Scanner {
         let mut free_found = Vec::new();
         if inner.free.is_some() {
             match split_points(hay, from, self.split_min) {
-                Some(cuts) => self.search_free_split(&inner, hay, cuts, field_hot, &mut free_found),
+                Some(cuts) => self.search_free_split(inner, hay, cuts, field_hot, &mut free_found),
                 None => self.search_range(
-                    &inner,
+                    inner,
                     Which::Free,
                     hay,
                     from,
@@ -757,10 +757,10 @@ impl Scanner {
             }
         }
         if inner.near.is_some() {
-            self.openers_in_labels(&inner, hay);
+            self.openers_in_labels(inner, hay);
         }
         if inner.lit.is_some() {
-            let lit_found = self.search_literals(&inner, hay, from, field_hot);
+            let lit_found = self.search_literals(inner, hay, from, field_hot);
             if !lit_found.is_empty() {
                 let mut merged = Vec::with_capacity(free_found.len() + lit_found.len());
                 merge_resolved(&mut merged, free_found, lit_found);
@@ -791,7 +791,7 @@ impl Scanner {
             });
             if field_opens {
                 self.search_range(
-                    &inner,
+                    inner,
                     Which::Near,
                     hay,
                     from,
@@ -813,7 +813,7 @@ impl Scanner {
                     }
                 }
                 for (rs, re) in regions {
-                    self.search_range(&inner, Which::Near, hay, rs, re, field_hot, &mut near_found);
+                    self.search_range(inner, Which::Near, hay, rs, re, field_hot, &mut near_found);
                 }
             }
         }
