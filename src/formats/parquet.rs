@@ -100,6 +100,9 @@ pub const SAMPLE_MAX_ROWS: usize = 65_536;
 /// Rows decoded at a time: large enough for columnar speed, small enough that a batch's
 /// findings, buffered to report them in row order, stay small.
 const BATCH_ROWS: usize = 8192;
+/// Largest row group (uncompressed column data) scrubbed whole on one worker beside the
+/// others; a file with a larger one goes batch by batch, whose memory does not grow with it.
+const GROUP_MAX: u64 = 32 << 20;
 
 /// Rewrites (or, without `output`, scans) the Parquet file at `path`.
 ///
@@ -233,8 +236,18 @@ fn rewrite<W: Write + Send + ?Sized>(
     };
     // A scrub whose findings are only counted: whole row groups on all workers at once.
     let writer = match writer {
-        // Row groups are decoded at once only where the file is read by offset.
-        Some(w) if cfg!(unix) && opts.threads > 1 && !st.ordered && pmeta.num_row_groups() > 1 => {
+        // Row groups are decoded at once only where the file is read by offset, and only
+        // small ones: each worker holds up to two (one being encoded, one finished), so memory
+        // grows with their size (80 MiB more for 16 MiB groups on two workers).
+        Some(w)
+            if cfg!(unix)
+                && opts.threads > 1
+                && !st.ordered
+                && pmeta.num_row_groups() > 1
+                && pmeta.row_groups().iter().all(|g| {
+                    u64::try_from(g.total_byte_size()).unwrap_or(u64::MAX) <= GROUP_MAX
+                }) =>
+        {
             let workers = std::mem::take(&mut st.workers);
             let group = Groups {
                 input: &input,
