@@ -895,23 +895,21 @@ impl Scanner {
             }
             return e.max(s + 1);
         }
-        if let Some(f) = self.confirm(inner, set, which, hay, s, e, pid, field_hot) {
+        let decided = match self.confirm(inner, set, which, hay, s, e, pid, field_hot) {
             // A finding can reach past its match (an embedded image's extent).
-            let end = f.end.max(e);
-            if which == Which::Free && s < f.start {
-                self.labels.push((s, f.start));
-            }
-            self.push_with_extra(out, f);
-            return end.max(s + 1);
+            Some(f) => Some((f.end.max(e), f)),
+            None => self
+                .fallback(inner, set, which, hay, s, limit, pid, field_hot)
+                .map(|(f, end)| (end, f)),
+        };
+        let Some((end, f)) = decided else {
+            return resume_after_failure(hay, s, e);
+        };
+        if which == Which::Free && s < f.start {
+            self.labels.push((s, f.start));
         }
-        if let Some((f, end)) = self.fallback(inner, set, which, hay, s, limit, pid, field_hot) {
-            if which == Which::Free && s < f.start {
-                self.labels.push((s, f.start));
-            }
-            self.push_with_extra(out, f);
-            return end.max(s + 1);
-        }
-        resume_after_failure(hay, s, e)
+        self.push_with_extra(out, f);
+        end.max(s + 1)
     }
 
     /// Records as region openers the context words inside the labels of free findings. The
