@@ -661,6 +661,13 @@ impl parquet::file::reader::ChunkReader for Positional {
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
         use std::os::unix::fs::FileExt;
+        // A corrupt footer's length is refused before anything is allocated for it.
+        if start.saturating_add(length as u64) > self.len {
+            return Err(ParquetError::EOF(format!(
+                "a column chunk of {length} bytes at offset {start} runs past the file's end ({})",
+                self.len
+            )));
+        }
         let mut buf = vec![0; length];
         self.file
             .read_exact_at(&mut buf, start)
