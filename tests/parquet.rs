@@ -362,6 +362,14 @@ fn dict_strings(r: &Read, name: &str) -> Vec<Option<String>> {
 }
 
 /// Writes `batch` as the one row group of a Parquet file with default properties.
+/// A temporary folder holding the key file `k`, and that file's path.
+fn keyed_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    std::fs::write(&key, KEY).unwrap();
+    (dir, key)
+}
+
 fn write_batch(path: &Path, schema: SchemaRef, batch: &RecordBatch) {
     let mut w = ArrowWriter::try_new(File::create(path).unwrap(), schema, None).unwrap();
     w.write(batch).unwrap();
@@ -382,11 +390,9 @@ fn scrub(src: &Path, out: &Path, key: &Path) -> Output {
 
 #[test]
 fn scrub_keeps_schema_metadata_codecs_and_row_groups() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, key) = keyed_dir();
     let src = dir.path().join("patients.parquet");
     write_patients(&src);
-    let key = dir.path().join("k");
-    std::fs::write(&key, KEY).unwrap();
     let out = dir.path().join("out.parquet");
     let res = scrub(&src, &out, &key);
     assert_eq!(
@@ -586,7 +592,7 @@ fn scan_reports_field_and_row_and_writes_nothing() {
 /// Struct members, lists of structs and timestamps are cells too, named by key path.
 #[test]
 fn nested_strings_and_timestamps() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, key) = keyed_dir();
     let src = dir.path().join("visits.parquet");
     let phone = Field::new("phone", DataType::Utf8, true);
     let kind = Field::new("kind", DataType::Utf8, true);
@@ -649,8 +655,6 @@ fn nested_strings_and_timestamps() {
     .unwrap();
     write_batch(&src, schema, &batch);
 
-    let key = dir.path().join("k");
-    std::fs::write(&key, KEY).unwrap();
     let out = dir.path().join("out.parquet");
     let res = scrub(&src, &out, &key);
     assert_eq!(
@@ -749,12 +753,10 @@ fn nested_strings_and_timestamps() {
 
 #[test]
 fn truncated_or_foreign_file_is_a_clear_error_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, key) = keyed_dir();
     let good = dir.path().join("patients.parquet");
     write_patients(&good);
     let bytes = std::fs::read(&good).unwrap();
-    let key = dir.path().join("k");
-    std::fs::write(&key, KEY).unwrap();
     for (name, data) in [
         ("cut.parquet", bytes[..bytes.len() - 100].to_vec()),
         ("text.parquet", b"Id,SSN\n1,536-22-8726\n".to_vec()),
@@ -791,11 +793,9 @@ fn pyarrow_written_file_round_trips() {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen_parquet_fixture.py");
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, key) = keyed_dir();
     let src = dir.path().join("py.parquet");
     let out = dir.path().join("out.parquet");
-    let key = dir.path().join("k");
-    std::fs::write(&key, KEY).unwrap();
     let py = |args: &[&Path]| {
         let res = Command::new("python3")
             .arg(&script)
@@ -824,9 +824,7 @@ fn pyarrow_written_file_round_trips() {
 /// and row groups.
 #[test]
 fn files_with_nothing_to_change_pass_through() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("k");
-    std::fs::write(&key, KEY).unwrap();
+    let (dir, key) = keyed_dir();
     let schema = Arc::new(Schema::new(vec![
         Field::new("weight_kg", DataType::Float64, true),
         Field::new("count", DataType::Int64, false),
@@ -885,7 +883,7 @@ fn files_with_nothing_to_change_pass_through() {
 /// same scrub with a report file does.
 #[test]
 fn dictionary_findings_count_once_per_row_without_a_report_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, key) = keyed_dir();
     let src = dir.path().join("people.parquet");
     let schema = Arc::new(Schema::new(vec![
         Field::new(
@@ -906,8 +904,6 @@ fn dictionary_findings_count_once_per_row_without_a_report_file() {
     )
     .unwrap();
     write_batch(&src, schema, &batch);
-    let key = dir.path().join("k");
-    std::fs::write(&key, KEY).unwrap();
     let summary = |report: bool| {
         let out = dir.path().join(format!("out-{report}.parquet"));
         let mut args = vec![
@@ -946,9 +942,7 @@ fn dictionary_findings_count_once_per_row_without_a_report_file() {
 /// dictionary.
 #[test]
 fn plain_input_columns_are_written_plain() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("k");
-    std::fs::write(&key, KEY).unwrap();
+    let (dir, key) = keyed_dir();
     let schema = Arc::new(Schema::new(vec![
         Field::new("mrn", DataType::Utf8, false),
         Field::new("city", DataType::Utf8, false),
@@ -1011,9 +1005,7 @@ fn plain_input_columns_are_written_plain() {
 /// leaving no output.
 #[test]
 fn row_groups_in_parallel_write_what_one_thread_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("k");
-    std::fs::write(&key, KEY).unwrap();
+    let (dir, key) = keyed_dir();
     let schema = patients_schema();
     let src = dir.path().join("groups.parquet");
     let mut w = ArrowWriter::try_new(File::create(&src).unwrap(), schema.clone(), None).unwrap();
