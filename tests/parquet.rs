@@ -362,6 +362,17 @@ fn dict_strings(r: &Read, name: &str) -> Vec<Option<String>> {
 }
 
 /// Writes `batch` as the one row group of a Parquet file with default properties.
+/// [`scrub`], which must succeed.
+fn scrub_ok(src: &Path, out: &Path, key: &Path) {
+    let res = scrub(src, out, key);
+    assert_eq!(
+        res.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+}
+
 /// A temporary folder holding the key file `k`, and that file's path.
 fn keyed_dir() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -394,13 +405,7 @@ fn scrub_keeps_schema_metadata_codecs_and_row_groups() {
     let src = dir.path().join("patients.parquet");
     write_patients(&src);
     let out = dir.path().join("out.parquet");
-    let res = scrub(&src, &out, &key);
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    scrub_ok(&src, &out, &key);
     let (before, after) = (read(&src), read(&out));
 
     // The file's shape.
@@ -656,13 +661,7 @@ fn nested_strings_and_timestamps() {
     write_batch(&src, schema, &batch);
 
     let out = dir.path().join("out.parquet");
-    let res = scrub(&src, &out, &key);
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    scrub_ok(&src, &out, &key);
     let (before, after) = (read(&src), read(&out));
     assert_eq!(after.schema, before.schema);
     let b = &after.batches[0];
@@ -810,13 +809,7 @@ fn pyarrow_written_file_round_trips() {
         );
     };
     py(&[Path::new("write"), &src]);
-    let res = scrub(&src, &out, &key);
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    scrub_ok(&src, &out, &key);
     py(&[Path::new("check"), &src, &out]);
 }
 
@@ -864,13 +857,7 @@ fn files_with_nothing_to_change_pass_through() {
         .unwrap();
     for (src, groups) in [(&src, vec![3, 3]), (&empty, vec![])] {
         let out = dir.path().join("out.parquet");
-        let res = scrub(src, &out, &key);
-        assert_eq!(
-            res.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&res.stderr)
-        );
+        scrub_ok(src, &out, &key);
         let (before, after) = (read(src), read(&out));
         assert_eq!(after.schema, before.schema);
         assert_eq!(after.group_rows, groups);
@@ -968,13 +955,7 @@ fn plain_input_columns_are_written_plain() {
     w.write(&batch).unwrap();
     w.close().unwrap();
     let out = dir.path().join("out.parquet");
-    let res = scrub(&src, &out, &key);
-    assert_eq!(
-        res.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    scrub_ok(&src, &out, &key);
     let dictionary = |path: &Path| -> Vec<(String, bool)> {
         let r =
             parquet::file::serialized_reader::SerializedFileReader::new(File::open(path).unwrap())
