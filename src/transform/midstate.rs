@@ -53,40 +53,19 @@ impl PadStates {
     }
 
     /// HMAC-SHA256 of `msg`, or `None` when it is longer than [`MAX_MESSAGE`].
+    #[cfg(test)]
     pub fn sign(&self, msg: &[u8]) -> Option<[u8; 32]> {
-        if msg.len() > MAX_MESSAGE {
-            return None;
-        }
-        let mut buf = [0u8; 4 * 64];
-        buf[..msg.len()].copy_from_slice(msg);
+        let mut buf = short(msg)?;
         Some(self.sign_in_place(&mut buf, msg.len()))
     }
 
-    /// [`sign`](Self::sign) of `buf[..len]`, padding in `buf` itself (so the caller can
-    /// assemble the message there without a copy). Requires `len <= MAX_MESSAGE`.
+    /// HMAC-SHA256 of `buf[..len]`, padding in `buf` itself (so the caller can assemble the
+    /// message there without a copy). Requires `len <= MAX_MESSAGE`.
     pub fn sign_in_place(&self, buf: &mut [u8; 4 * 64], len: usize) -> [u8; 32] {
-        let blocks = (len + 9).div_ceil(64);
-        buf[len] = 0x80;
-        buf[len + 1..blocks * 64 - 8].fill(0);
-        let bits = ((64 + len) as u64) * 8;
-        buf[blocks * 64 - 8..blocks * 64].copy_from_slice(&bits.to_be_bytes());
-        let mut s = self.inner;
-        for block in buf[..blocks * 64].chunks_exact(64) {
-            compress(&mut s, block);
-        }
-        let mut outer = [0u8; 64];
-        for (o, w) in outer.chunks_exact_mut(4).zip(s) {
-            o.copy_from_slice(&w.to_be_bytes());
-        }
-        outer[32] = 0x80;
-        outer[56..].copy_from_slice(&((64u64 + 32) * 8).to_be_bytes());
-        let mut s = self.outer;
-        compress(&mut s, &outer);
-        let mut out = [0u8; 32];
-        for (o, w) in out.chunks_exact_mut(4).zip(s) {
-            o.copy_from_slice(&w.to_be_bytes());
-        }
-        out
+        let inner = bytes(finish(self.inner, buf, len, 64));
+        let mut outer = [0u8; 4 * 64];
+        outer[..32].copy_from_slice(&inner);
+        bytes(finish(self.outer, &mut outer, 32, 64))
     }
 }
 
@@ -94,24 +73,41 @@ impl PadStates {
 /// stand-ins derived from a replacement that is already keyed: one call per classified number
 /// of a Parquet column, where ring's `digest` cost as much again in its own plumbing.
 pub fn sha256(msg: &[u8]) -> Option<[u8; 32]> {
+    let mut buf = short(msg)?;
+    Some(bytes(finish(IV, &mut buf, msg.len(), 0)))
+}
+
+/// `msg` at the start of a padding buffer, when it fits.
+fn short(msg: &[u8]) -> Option<[u8; 4 * 64]> {
     if msg.len() > MAX_MESSAGE {
         return None;
     }
     let mut buf = [0u8; 4 * 64];
     buf[..msg.len()].copy_from_slice(msg);
-    let len = msg.len();
+    Some(buf)
+}
+
+/// The SHA-256 state after `buf[..len]` and its padding, from `state`, which has already
+/// absorbed `before` bytes (a pad block, for HMAC).
+fn finish(mut state: [u32; 8], buf: &mut [u8; 4 * 64], len: usize, before: usize) -> [u32; 8] {
     let blocks = (len + 9).div_ceil(64);
     buf[len] = 0x80;
-    buf[blocks * 64 - 8..blocks * 64].copy_from_slice(&((len as u64) * 8).to_be_bytes());
-    let mut s = IV;
+    buf[len + 1..blocks * 64 - 8].fill(0);
+    let bits = ((before + len) as u64) * 8;
+    buf[blocks * 64 - 8..blocks * 64].copy_from_slice(&bits.to_be_bytes());
     for block in buf[..blocks * 64].chunks_exact(64) {
-        compress(&mut s, block);
+        compress(&mut state, block);
     }
+    state
+}
+
+/// A state's words as the digest's big-endian bytes.
+fn bytes(state: [u32; 8]) -> [u8; 32] {
     let mut out = [0u8; 32];
-    for (o, w) in out.chunks_exact_mut(4).zip(s) {
+    for (o, w) in out.chunks_exact_mut(4).zip(state) {
         o.copy_from_slice(&w.to_be_bytes());
     }
-    Some(out)
+    out
 }
 
 fn compress(state: &mut [u32; 8], block: &[u8]) {
