@@ -55,44 +55,85 @@ pub fn permute_in(key: &RoundKey, entity: Entity, lo: u128, hi: u128, x: u128) -
     if hi <= lo || x < lo || x > hi {
         return x;
     }
-    let n = hi - lo; // the range holds n + 1 values
-    let bits = 128 - n.leading_zeros(); // enough bits for 0..=n
-    let bits = bits.max(2);
-    let (u, v) = (bits / 2, bits - bits / 2);
-    let mut y = x - lo;
-    let f = RoundFn::new(key, entity, lo, hi);
-    // Cycle walking: the Feistel network permutes 0..2^bits; re-apply it until the value falls
-    // back inside 0..=n. Since n + 1 > 2^(bits-1), fewer than two steps are expected.
-    loop {
-        y = feistel(&f, u, v, y);
-        if y <= n {
-            return lo + y;
-        }
-    }
+    Permutation::new(key, entity, lo, hi).apply(x)
 }
 
-fn feistel(f: &RoundFn, u: u32, v: u32, y: u128) -> u128 {
-    let mask = |m: u32| {
-        if m >= 128 {
-            u128::MAX
-        } else {
-            (1u128 << m) - 1
+/// The permutation of one (key, entity, range) with everything that does not depend on the
+/// value worked out once: the round function's state after the fixed prefix and each round's
+/// number, so an id pays only for the words that carry its half. A column's ids share one
+/// range, so [`digits`] keeps the last few of these per thread.
+struct Permutation {
+    key: (u64, u64),
+    entity: Entity,
+    lo: u128,
+    hi: u128,
+    /// The range holds `n + 1` values.
+    n: u128,
+    /// Bits of the two Feistel halves.
+    u: u32,
+    v: u32,
+    /// [`RoundFn`] state after the message's first 40 bytes, one per round.
+    rounds: [Sip; ROUNDS as usize],
+}
+
+impl Permutation {
+    fn new(key: &RoundKey, entity: Entity, lo: u128, hi: u128) -> Permutation {
+        let n = hi - lo;
+        let bits = (128 - n.leading_zeros()).max(2); // enough bits for 0..=n
+        let f = RoundFn::new(key, entity, lo, hi);
+        Permutation {
+            key: (key.k0, key.k1),
+            entity,
+            lo,
+            hi,
+            n,
+            u: bits / 2,
+            v: bits - bits / 2,
+            rounds: std::array::from_fn(|r| f.after_round(r as u32)),
         }
-    };
-    let mut a = y >> v; // u bits
-    let mut b = y & mask(v); // v bits
-    for round in 0..ROUNDS {
-        let m = if round % 2 == 0 { u } else { v };
-        // A half holds at most 64 bits (a range of up to 2^128 values), and a sum's low bits
-        // do not depend on the addends' high ones: the round function's upper 64 bits never
-        // reach the result, so they are not computed.
-        debug_assert!(m <= 64);
-        let c = a.wrapping_add(u128::from(f.eval_low(round, b))) & mask(m);
-        a = b;
-        b = c;
     }
-    // After an even number of rounds `a` holds u bits and `b` v bits again.
-    (a << v) | b
+
+    fn is_for(&self, key: &RoundKey, entity: Entity, lo: u128, hi: u128) -> bool {
+        self.key == (key.k0, key.k1) && self.entity == entity && self.lo == lo && self.hi == hi
+    }
+
+    /// Requires `lo <= x <= hi`.
+    fn apply(&self, x: u128) -> u128 {
+        let mut y = x - self.lo;
+        // Cycle walking: the Feistel network permutes 0..2^bits; re-apply it until the value
+        // falls back inside 0..=n. Since n + 1 > 2^(bits-1), fewer than two steps are expected.
+        loop {
+            y = self.feistel(y);
+            if y <= self.n {
+                return self.lo + y;
+            }
+        }
+    }
+
+    fn feistel(&self, y: u128) -> u128 {
+        let mask = |m: u32| {
+            if m >= 128 {
+                u128::MAX
+            } else {
+                (1u128 << m) - 1
+            }
+        };
+        let (u, v) = (self.u, self.v);
+        let mut a = y >> v; // u bits
+        let mut b = y & mask(v); // v bits
+        for (round, state) in self.rounds.iter().enumerate() {
+            let m = if round % 2 == 0 { u } else { v };
+            // A half holds at most 64 bits (a range of up to 2^128 values), and a sum's low
+            // bits do not depend on the addends' high ones: the round function's upper 64 bits
+            // never reach the result, so they are not computed.
+            debug_assert!(m <= 64);
+            let c = a.wrapping_add(u128::from(RoundFn::low_from(*state, b))) & mask(m);
+            a = b;
+            b = c;
+        }
+        // After an even number of rounds `a` holds u bits and `b` v bits again.
+        (a << v) | b
+    }
 }
 
 /// SipHash-2-4's four words of state.
@@ -168,11 +209,17 @@ impl RoundFn {
         }
     }
 
-    /// The state after the message, with `v2` already marked for the 128-bit finalization.
-    #[inline(always)]
-    fn absorbed(&self, round: u32, half: u128) -> Sip {
+    /// The state once the round number has filled the prefix's last word.
+    fn after_round(&self, round: u32) -> Sip {
         let mut s = self.state;
         s.word(self.pending | (u64::from(round) << 32));
+        s
+    }
+
+    /// The state after the message, from [`RoundFn::after_round`], with `v2` already marked
+    /// for the 128-bit finalization.
+    #[inline(always)]
+    fn finish_from(mut s: Sip, half: u128) -> Sip {
         s.word(half as u64);
         s.word((half >> 64) as u64);
         // The last word: the message length (56) in its top byte, no bytes left over.
@@ -185,16 +232,16 @@ impl RoundFn {
     }
 
     /// The low 64 bits of the 128-bit SipHash (the only ones a round uses).
-    #[inline]
-    fn eval_low(&self, round: u32, half: u128) -> u64 {
-        let s = self.absorbed(round, half);
+    #[inline(always)]
+    fn low_from(after_round: Sip, half: u128) -> u64 {
+        let s = Self::finish_from(after_round, half);
         s.v0 ^ s.v1 ^ s.v2 ^ s.v3
     }
 
     /// All 128 bits, for the test against the reference implementation.
     #[cfg(test)]
     fn eval(&self, round: u32, half: u128) -> u128 {
-        let mut s = self.absorbed(round, half);
+        let mut s = Self::finish_from(self.after_round(round), half);
         let low = s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
         s.v1 ^= 0xdd;
         for _ in 0..4 {
@@ -247,14 +294,46 @@ pub fn digits(
     if x > hi {
         return false;
     }
-    let y = permute_in(key, entity, lo, hi, x);
+    let y = if hi <= lo || x < lo {
+        x
+    } else {
+        memoized(key, entity, lo, hi, x)
+    };
     out.extend_from_slice(sign);
-    let text = y.to_string();
-    for _ in text.len()..width as usize {
-        out.push(b'0');
+    // `width` digits, zero-padded; `y` has at most that many.
+    let start = out.len();
+    out.resize(start + width as usize, b'0');
+    let mut rest = y;
+    for d in out[start..].iter_mut().rev() {
+        if rest == 0 {
+            break;
+        }
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
     }
-    out.extend_from_slice(text.as_bytes());
     true
+}
+
+/// [`Permutation::apply`] with the thread's last few permutations kept: building one costs
+/// as much as a sixth of an id.
+fn memoized(key: &RoundKey, entity: Entity, lo: u128, hi: u128, x: u128) -> u128 {
+    const SLOTS: usize = 4;
+    thread_local! {
+        static LAST: std::cell::RefCell<Vec<Permutation>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    LAST.with_borrow_mut(|last| {
+        let i = match last.iter().position(|p| p.is_for(key, entity, lo, hi)) {
+            Some(i) => i,
+            None => {
+                if last.len() == SLOTS {
+                    last.pop();
+                }
+                last.insert(0, Permutation::new(key, entity, lo, hi));
+                0
+            }
+        };
+        last[i].apply(x)
+    })
 }
 
 #[cfg(test)]
@@ -334,6 +413,36 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// The per-thread memo hands out the permutation of the range and key asked for, even
+    /// when more ranges and keys alternate than it has slots.
+    #[test]
+    fn memoized_permutations_equal_fresh_ones() {
+        let keys = [key(1), key(2)];
+        let ranges = [
+            (10u128, 99u128),
+            (100, 999),
+            (1000, 9999),
+            (0, 99),
+            (100, 500),
+            (7, 8),
+        ];
+        for i in 0..200u128 {
+            let k = &keys[(i % 2) as usize];
+            let (lo, hi) = ranges[(i % 6) as usize];
+            let e = if i % 3 == 0 {
+                Entity::Mrn
+            } else {
+                Entity::OtherId
+            };
+            let x = lo + i % (hi - lo + 1);
+            assert_eq!(
+                memoized(k, e, lo, hi, x),
+                permute_in(k, e, lo, hi, x),
+                "{i}"
+            );
         }
     }
 
