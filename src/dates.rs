@@ -751,6 +751,47 @@ fn ordinal_suffix(d: u8) -> &'static [u8] {
     }
 }
 
+/// [`ParsedDate::shifted`] for the one layout most columns hold, `YYYY-MM-DD`, without the
+/// general parser or an allocation: appends the date moved by `days` and returns `true`, or
+/// returns `false` (nothing written) for any other text or a result outside years 1000..=9999,
+/// which the general path handles. Its output equals the general path's (a test holds them
+/// equal).
+pub fn shift_iso(text: &[u8], days: i64, out: &mut Vec<u8>) -> bool {
+    let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = text else {
+        return false;
+    };
+    let digits = [y0, y1, y2, y3, m0, m1, d0, d1];
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let n = |a: u8, b: u8| (a - b'0') * 10 + (b - b'0');
+    let y = i32::from(n(y0, y1)) * 100 + i32::from(n(y2, y3));
+    let (m, d) = (n(m0, m1), n(d0, d1));
+    if !is_valid(y, m, d) {
+        return false;
+    }
+    let (y, m, d) = civil_from_days(days_from_civil(y, m, d).saturating_add(days));
+    if !(1000..=9999).contains(&y) {
+        return false;
+    }
+    let y = y as u32;
+    let digit = |v: u32| b'0' + (v % 10) as u8;
+    let (m, d) = (u32::from(m), u32::from(d));
+    out.extend_from_slice(&[
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        b'-',
+        digit(m / 10),
+        digit(m),
+        b'-',
+        digit(d / 10),
+        digit(d),
+    ]);
+    true
+}
+
 /// Days since 1970-01-01 for a proleptic Gregorian date, and back; exposed for tests and the date-shift transform.
 ///
 /// Howard Hinnant's algorithm: counting from March makes the leap day the
@@ -856,6 +897,79 @@ mod tests {
         ("20210304", (2021, 3, 4)),
         ("19991231", (1999, 12, 31)),
     ];
+
+    /// The `YYYY-MM-DD` fast path writes what the general parser and renderer write, for
+    /// dates of every month (leap days included), offsets both ways and text it must refuse.
+    #[test]
+    fn iso_shift_equals_the_general_path() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut texts: Vec<String> = (0..4000)
+            .map(|_| {
+                let r = next();
+                format!(
+                    "{:04}-{:02}-{:02}",
+                    1000 + r % 9000,
+                    1 + (r >> 20) % 12,
+                    1 + (r >> 30) % 31
+                )
+            })
+            .collect();
+        texts.extend(
+            [
+                "2024-02-29",
+                "2023-02-29",
+                "1000-01-01",
+                "9999-12-31",
+                "2021-13-01",
+                "2021-00-10",
+                "2021-1-01",
+                "2021/01/01",
+                "20210101",
+                "2021-01-01T10:00",
+                "０２１-01-01",
+                "1900-02-29",
+                "2000-02-29",
+            ]
+            .map(String::from),
+        );
+        let mut fast_ones = 0;
+        for t in &texts {
+            for days in [
+                0i64, 1, -1, 365, -366, 40_000, -40_000, 3_000_000, -3_000_000,
+            ] {
+                let mut fast = Vec::new();
+                let general = parse(t.as_bytes()).map(|d| d.shifted(days));
+                if shift_iso(t.as_bytes(), days, &mut fast) {
+                    fast_ones += 1;
+                    assert_eq!(Some(fast), general, "{t} {days}");
+                } else {
+                    assert!(fast.is_empty());
+                    let is_iso_shape = t.len() == 10
+                        && t.bytes().enumerate().all(|(i, b)| {
+                            if i == 4 || i == 7 {
+                                b == b'-'
+                            } else {
+                                b.is_ascii_digit()
+                            }
+                        });
+                    // Refused only when the text is no valid ISO date or the result leaves
+                    // years 1000..=9999.
+                    if let (true, Some(d)) = (is_iso_shape, parse(t.as_bytes())) {
+                        let (y, ..) =
+                            civil_from_days(days_from_civil(d.year, d.month, d.day) + days);
+                        assert!(!(1000..=9999).contains(&y), "{t} {days}");
+                    }
+                }
+            }
+        }
+        assert!(fast_ones > 20_000, "the fast path ran {fast_ones} times");
+    }
 
     #[test]
     fn parses_every_layout() {

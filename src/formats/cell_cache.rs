@@ -105,7 +105,7 @@ impl CellCache {
         &mut self,
         id: usize,
         entity: Entity,
-        action: Action,
+        action: &Action,
         ty: Option<&SqlType>,
         value: &[u8],
         out: &mut Vec<u8>,
@@ -167,11 +167,11 @@ impl CellCache {
         &mut self,
         id: usize,
         entity: Entity,
-        action: Action,
+        action: &Action,
         ty: Option<&SqlType>,
     ) -> Option<usize> {
         let same = |c: &Column| {
-            c.id == id && c.entity == entity && c.action == action && c.ty.as_ref() == ty
+            c.id == id && c.entity == entity && c.action == *action && c.ty.as_ref() == ty
         };
         // Cells come column after column, row after row: the one after the last is likely.
         for guess in [self.last, self.last + 1, 0] {
@@ -186,7 +186,7 @@ impl CellCache {
                 self.columns.push(Column {
                     id,
                     entity,
-                    action,
+                    action: *action,
                     ty: ty.cloned(),
                     slots: Box::new([]),
                     lookups: 0,
@@ -289,7 +289,7 @@ mod tests {
                 let mut want = Vec::new();
                 t.apply_offset(action, entity, v, 0, &mut want);
                 let mut got = b"prefix".to_vec();
-                if let Some(flag) = on.get(id, entity, action, None, v, &mut got) {
+                if let Some(flag) = on.get(id, entity, &action, None, v, &mut got) {
                     assert_eq!(flag, v.len() % 2 == 0, "the flag comes back with the value");
                     hits += 1;
                 } else {
@@ -312,33 +312,35 @@ mod tests {
         let mut out = Vec::new();
         let tok = Action::Token;
         assert!(off
-            .get(1, Entity::Name, tok, None, b"a", &mut out)
+            .get(1, Entity::Name, &tok, None, b"a", &mut out)
             .is_none());
         off.store(b"a", b"T", true);
         assert!(off
-            .get(1, Entity::Name, tok, None, b"a", &mut out)
+            .get(1, Entity::Name, &tok, None, b"a", &mut out)
             .is_none());
         let mut on = CellCache::new(true);
-        assert!(on.get(1, Entity::Name, tok, None, b"a", &mut out).is_none());
+        assert!(on
+            .get(1, Entity::Name, &tok, None, b"a", &mut out)
+            .is_none());
         on.store(b"a", b"T", true);
         assert_eq!(
-            on.get(1, Entity::Name, tok, None, b"a", &mut out),
+            on.get(1, Entity::Name, &tok, None, b"a", &mut out),
             Some(true)
         );
         assert_eq!(out, b"T");
         // Another entity, action or column type on the same column is another table.
         assert!(on
-            .get(1, Entity::Location, tok, None, b"a", &mut out)
+            .get(1, Entity::Location, &tok, None, b"a", &mut out)
             .is_none());
         assert!(on
-            .get(1, Entity::Name, Action::Redact, None, b"a", &mut out)
+            .get(1, Entity::Name, &Action::Redact, None, b"a", &mut out)
             .is_none());
         let int = SqlType::Integer {
             max: 99,
             unsigned: false,
         };
         assert!(on
-            .get(1, Entity::Name, tok, Some(&int), b"a", &mut out)
+            .get(1, Entity::Name, &tok, Some(&int), b"a", &mut out)
             .is_none());
         assert_ne!(hash(b"abcdefgh1"), hash(b"abcdefgh2"));
     }

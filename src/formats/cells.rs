@@ -135,7 +135,7 @@ impl<'e> Cells<'e> {
             .filter(|_| !by_subject)
             .map(|f| Arc::as_ptr(f).cast::<u8>() as usize);
         if let Some(id) = id {
-            if let Some(shaped) = self.cache.get(id, e, action, ty, value, &mut self.value) {
+            if let Some(shaped) = self.cache.get(id, e, &action, ty, value, &mut self.value) {
                 return Replaced {
                     shaped,
                     checked: true,

@@ -167,6 +167,7 @@ impl Transformer {
             (Action::Placeholder, _) => placeholder(out),
             (Action::Token, Some(k)) => token::token_of(k, entity, value, out),
             (Action::Shape, Some(k)) => shape::shape_of(k, entity, value, out),
+            (Action::Shift, Some(_)) if crate::dates::shift_iso(value, offset, out) => {}
             (Action::Shift, Some(_)) => match crate::dates::parse(value) {
                 Some(d) => out.extend_from_slice(&d.shifted(offset)),
                 None => placeholder(out),
