@@ -274,9 +274,15 @@ pub fn digits(
         return false;
     }
     let width = body.len() as u32;
-    let x: u128 = body
-        .iter()
-        .fold(0u128, |acc, d| acc * 10 + u128::from(d - b'0'));
+    let x: u128 = if width <= 19 {
+        // 64-bit multiplies where they suffice (19 digits always do).
+        body.iter()
+            .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'))
+            .into()
+    } else {
+        body.iter()
+            .fold(0u128, |acc, d| acc * 10 + u128::from(d - b'0'))
+    };
     let padded = body[0] == b'0' && width > 1;
     let top = 10u128.pow(width) - 1;
     // One digit: 0 stays 0 and 1..=9 permute among themselves, so a positive id stays positive
@@ -303,15 +309,28 @@ pub fn digits(
     // `width` digits, zero-padded; `y` has at most that many.
     let start = out.len();
     out.resize(start + width as usize, b'0');
-    let mut rest = y;
-    for d in out[start..].iter_mut().rev() {
-        if rest == 0 {
-            break;
-        }
-        *d = b'0' + (rest % 10) as u8;
-        rest /= 10;
+    match u64::try_from(y) {
+        // The common case, in 64-bit arithmetic: u128 division is a library call.
+        Ok(y) => write_digits(y, &mut out[start..]),
+        Err(_) => write_digits(y, &mut out[start..]),
     }
     true
+}
+
+/// Writes `n` in decimal at the end of `buf` (whose zeros pad it).
+fn write_digits<N>(mut n: N, buf: &mut [u8])
+where
+    N: Copy + PartialEq + From<u8> + std::ops::Rem<Output = N> + std::ops::DivAssign,
+    u8: TryFrom<N>,
+{
+    let (zero, ten) = (N::from(0), N::from(10));
+    for d in buf.iter_mut().rev() {
+        if n == zero {
+            break;
+        }
+        *d = b'0' + u8::try_from(n % ten).unwrap_or(0);
+        n /= ten;
+    }
 }
 
 /// [`Permutation::apply`] with the thread's last few permutations kept: building one costs
