@@ -30,6 +30,8 @@ pub struct Cells<'e> {
     found: Vec<Finding>,
     /// A shaped value's normalized form, for the collision watch (reused, not allocated).
     norm: Vec<u8>,
+    /// `norm` holds the current whole-column value's form (the shape made from it).
+    norm_ready: bool,
     /// The rewritten value of the last cell that changed.
     pub value: Vec<u8>,
     pub stats: Stats,
@@ -72,6 +74,7 @@ impl<'e> Cells<'e> {
             scanner: engine.detector.scanner(),
             found: Vec::new(),
             norm: Vec::new(),
+            norm_ready: false,
             value: Vec::new(),
             stats: Stats::default(),
             subject: Vec::new(),
@@ -154,19 +157,13 @@ impl<'e> Cells<'e> {
                 if photo || no_token {
                     (shaped, bijective) = self.fit(ty, e, value);
                 } else {
-                    let offset = self.offset();
-                    let t = &self.engine.transformer;
-                    t.apply_offset(action, e, value, offset, &mut self.value);
+                    self.apply(action, e, value);
                     if !ty.accepts(&self.value) {
                         (shaped, bijective) = self.fit(ty, e, value);
                     }
                 }
             }
-            None => {
-                let offset = self.offset();
-                let t = &self.engine.transformer;
-                t.apply_offset(action, e, value, offset, &mut self.value);
-            }
+            None => self.apply(action, e, value),
         }
         if id.is_some() {
             self.cache.store(value, &self.value, shaped);
@@ -175,6 +172,23 @@ impl<'e> Cells<'e> {
             shaped,
             checked: bijective,
         }
+    }
+
+    /// The policy's `action` on a whole-column `value` into [`Cells::value`]. A shape is made
+    /// from the canonical form the collision watch needs too, worked out once into `norm`.
+    fn apply(&mut self, action: Action, e: Entity, value: &[u8]) {
+        let t = &self.engine.transformer;
+        if action == Action::Shape {
+            self.norm.clear();
+            crate::transform::normalize::normalize_into(e, value, &mut self.norm);
+            self.norm_ready = t.shape_normalized(e, value, &self.norm, &mut self.value);
+            if self.norm_ready {
+                return;
+            }
+        }
+        let offset = self.offset();
+        let t = &self.engine.transformer;
+        t.apply_offset(action, e, value, offset, &mut self.value);
     }
 
     /// Records the policy override of `field` ahead of time, for a format that resolves the
@@ -445,6 +459,7 @@ impl<'e> Cells<'e> {
             return Ok(false);
         }
         self.value.clear();
+        self.norm_ready = false;
         let Replaced { shaped, checked } = self.replace(action, e, value, ty, field);
         // A cached replacement was checked when it was made: the same value again tells the
         // collision watch nothing new. A permuted id cannot collide at all.
@@ -452,8 +467,10 @@ impl<'e> Cells<'e> {
         // Shaped values of other columns: a collision merges two people, counted as a warning
         // (a unique column is checked for every action by `cell`).
         if let (true, false, Some(f), false) = (shaped, unique, field, checked) {
-            self.norm.clear();
-            crate::transform::normalize::normalize_into(e, value, &mut self.norm);
+            if !self.norm_ready {
+                self.norm.clear();
+                crate::transform::normalize::normalize_into(e, value, &mut self.norm);
+            }
             let watch = self.engine.transformer.collisions();
             watch.count(f, &self.norm, &self.value, row);
         }

@@ -133,6 +133,26 @@ impl Transformer {
         self.apply_action(action, entity, value, offset, out);
     }
 
+    /// [`Transformer::apply_offset`] for [`Action::Shape`] when the caller already holds the
+    /// value's canonical form (`normalized`, from [`normalize_into`](normalize::normalize_into))
+    /// for its own use, so it is not worked out twice. Returns `false`, writing nothing, where
+    /// the general path must decide (a photo, or no key).
+    pub fn shape_normalized(
+        &self,
+        entity: Entity,
+        value: &[u8],
+        normalized: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        match &self.key {
+            Some(k) if entity != Entity::Photo => {
+                shape::shape(k, entity, value, normalized, out);
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn apply_action(
         &self,
         action: Action,
