@@ -751,25 +751,33 @@ fn ordinal_suffix(d: u8) -> &'static [u8] {
     }
 }
 
+/// Year, month and day of a valid date written exactly `YYYY-MM-DD`: the layout most columns
+/// hold, told apart without the general parser (which accepts it too, with these fields).
+pub fn iso(text: &[u8]) -> Option<(i32, u8, u8)> {
+    let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = text else {
+        return None;
+    };
+    if ![y0, y1, y2, y3, m0, m1, d0, d1]
+        .iter()
+        .all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let n = |a: u8, b: u8| (a - b'0') * 10 + (b - b'0');
+    let y = i32::from(n(y0, y1)) * 100 + i32::from(n(y2, y3));
+    let (m, d) = (n(m0, m1), n(d0, d1));
+    is_valid(y, m, d).then_some((y, m, d))
+}
+
 /// [`ParsedDate::shifted`] for the one layout most columns hold, `YYYY-MM-DD`, without the
 /// general parser or an allocation: appends the date moved by `days` and returns `true`, or
 /// returns `false` (nothing written) for any other text or a result outside years 1000..=9999,
 /// which the general path handles. Its output equals the general path's (a test holds them
 /// equal).
 pub fn shift_iso(text: &[u8], days: i64, out: &mut Vec<u8>) -> bool {
-    let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = text else {
+    let Some((y, m, d)) = iso(text) else {
         return false;
     };
-    let digits = [y0, y1, y2, y3, m0, m1, d0, d1];
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return false;
-    }
-    let n = |a: u8, b: u8| (a - b'0') * 10 + (b - b'0');
-    let y = i32::from(n(y0, y1)) * 100 + i32::from(n(y2, y3));
-    let (m, d) = (n(m0, m1), n(d0, d1));
-    if !is_valid(y, m, d) {
-        return false;
-    }
     let (y, m, d) = civil_from_days(days_from_civil(y, m, d).saturating_add(days));
     if !(1000..=9999).contains(&y) {
         return false;
@@ -969,6 +977,14 @@ mod tests {
             }
         }
         assert!(fast_ones > 20_000, "the fast path ran {fast_ones} times");
+        for t in &texts {
+            let general = parse(t.as_bytes()).filter(|_| t.len() == 10 && t.as_bytes()[4] == b'-');
+            assert_eq!(
+                iso(t.as_bytes()),
+                general.map(|d| (d.year, d.month, d.day)),
+                "{t}"
+            );
+        }
     }
 
     #[test]

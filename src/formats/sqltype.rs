@@ -158,7 +158,8 @@ impl SqlType {
                 b"t" | b"f" | b"true" | b"false" | b"0" | b"1" | b"y" | b"n" | b"yes" | b"no"
             ),
             SqlType::Date | SqlType::Timestamp => {
-                crate::dates::parse(value).is_some()
+                crate::dates::iso(value).is_some()
+                    || crate::dates::parse(value).is_some()
                     || value == b"infinity"
                     || value == b"-infinity"
             }
