@@ -924,6 +924,96 @@ fn dictionary_findings_count_once_per_row_without_a_report_file() {
     assert_eq!(without, summary(true));
 }
 
+/// String columns whose chunks are all dictionary-encoded are read as dictionaries and each
+/// distinct value is rewritten once per chunk: the scrubbed values and every finding (field,
+/// row, entity, rule) are those of the same rows stored plain, and of a file whose writer
+/// gave up its dictionaries part way (plain pages after dictionary ones), on one thread and
+/// on two.
+#[test]
+fn dictionary_encoded_columns_scrub_as_plain_ones_do() {
+    let (dir, key) = keyed_dir();
+    let schema = patients_schema();
+    let rows: Vec<Row> = ROWS.iter().cycle().take(ROWS.len() * 40).copied().collect();
+    let write = |name: &str, props: WriterProperties| {
+        let path = dir.path().join(name);
+        let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), schema.clone(), Some(props))
+            .unwrap();
+        for part in rows.chunks(100) {
+            w.write(&patients_batch(&schema, part)).unwrap();
+            w.flush().unwrap();
+        }
+        w.close().unwrap();
+        path
+    };
+    let dict = write("dict.parquet", WriterProperties::builder().build());
+    let plain = write(
+        "plain.parquet",
+        WriterProperties::builder()
+            .set_dictionary_enabled(false)
+            .build(),
+    );
+    let mixed = write(
+        "mixed.parquet",
+        WriterProperties::builder()
+            .set_dictionary_page_size_limit(64)
+            .set_data_page_row_count_limit(8)
+            .set_write_batch_size(8)
+            .build(),
+    );
+    let scan = |src: &Path| -> Vec<String> {
+        let o = run(&[
+            "scan",
+            "--quiet",
+            "--report",
+            "jsonl",
+            src.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!("{} {} {} {}", v["row"], v["field"], v["entity"], v["rule"])
+            })
+            .collect()
+    };
+    let want = scan(&plain);
+    assert!(want.len() > rows.len() * 5, "{} findings", want.len());
+    assert_eq!(scan(&dict), want);
+    assert_eq!(scan(&mixed), want);
+    for threads in ["1", "2"] {
+        let scrubbed = |src: &Path| -> Vec<RecordBatch> {
+            let out = dir.path().join(format!("out-{threads}.parquet"));
+            let o = run(&[
+                "scrub",
+                "--quiet",
+                "--threads",
+                threads,
+                "--key-file",
+                key.to_str().unwrap(),
+                src.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let batches = read(&out).batches;
+            arrow_select::concat::concat_batches(&batches[0].schema(), &batches)
+                .map(|b| vec![b])
+                .unwrap()
+        };
+        let from_plain = scrubbed(&plain);
+        assert_eq!(from_plain[0].num_rows(), rows.len());
+        assert_eq!(scrubbed(&dict), from_plain, "{threads} thread(s)");
+        assert_eq!(scrubbed(&mixed), from_plain, "{threads} thread(s)");
+    }
+}
+
 /// A column whose input pages are plain (its writer had no dictionary for it, or gave one up
 /// for too many distinct values) is written plain; a dictionary-encoded column keeps its
 /// dictionary.

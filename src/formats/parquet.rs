@@ -350,7 +350,7 @@ impl Pump<'_> {
                 if sink.writes() {
                     let out = RecordBatch::try_new_with_options(
                         self.schema.clone(),
-                        cols,
+                        self.input.restore(cols)?,
                         &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
                     )
                     .map_err(|e| rebuild_error(&e))?;
@@ -512,12 +512,12 @@ impl Groups<'_> {
             .chain(reader.into_iter().flatten())
         {
             let batch = batch.map_err(|e| decode_error(rg, e))?;
-            let cols = st.batch(&batch)?;
+            let cols = self.input.restore(st.batch(&batch)?)?;
             for w in &mut st.workers {
                 counted.extend(w.found.drain(..).map(|(_, _, l)| l));
             }
             let mut leaves = writers.iter_mut();
-            for (field, col) in batch.schema().fields().iter().zip(&cols) {
+            for (field, col) in self.input.meta.schema().fields().iter().zip(&cols) {
                 for leaf in compute_leaves(field, col).map_err(write_error)? {
                     leaves
                         .next()
@@ -630,7 +630,13 @@ fn write_all<W: Write + Send + ?Sized>(
 struct Input {
     file: Arc<File>,
     size: u64,
+    /// The footer, with the file's own Arrow schema (the one written back).
     meta: ArrowReaderMetadata,
+    /// The footer with the schema batches are read in: string columns whose every chunk is
+    /// dictionary-encoded are read as dictionaries (see [`dictionary_columns`]).
+    read_meta: ArrowReaderMetadata,
+    /// Which top-level columns `read_meta` reads as dictionaries.
+    as_dict: Vec<bool>,
 }
 
 /// The input file read by offset (`pread`): workers decoding different row groups at once
@@ -712,11 +718,51 @@ impl Input {
                 "not a readable Parquet file (bad or missing footer; truncated?)",
             )
         })?;
+        let as_dict = dictionary_columns(&meta);
+        let read_meta = if as_dict.contains(&true) {
+            let schema = meta.schema();
+            let fields: Vec<FieldRef> = schema
+                .fields()
+                .iter()
+                .zip(&as_dict)
+                .map(|(f, &d)| match d {
+                    true => Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(f.data_type().clone()),
+                    ))),
+                    false => f.clone(),
+                })
+                .collect();
+            let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+            ArrowReaderMetadata::try_new(
+                meta.metadata().clone(),
+                ArrowReaderOptions::new().with_schema(hinted),
+            )
+            .map_err(|e| parquet_error(e, "cannot read its columns as written"))?
+        } else {
+            meta.clone()
+        };
         Ok(Input {
             file: Arc::new(file),
             size,
             meta,
+            read_meta,
+            as_dict,
         })
+    }
+
+    /// A batch's rewritten columns in the file's own types: columns read as dictionaries
+    /// become plain strings again (the written file keeps its schema and encodes them as
+    /// the writer always did).
+    fn restore(&self, cols: Vec<ArrayRef>) -> Result<Vec<ArrayRef>, PipelineError> {
+        cols.into_iter()
+            .zip(self.as_dict.iter().chain(std::iter::repeat(&false)))
+            .map(|(a, &d)| match (d, a.as_dictionary_opt::<Int32Type>()) {
+                (true, Some(dict)) => arrow_select::take::take(dict.values(), dict.keys(), None)
+                    .map_err(|e| rebuild_error(&e)),
+                _ => Ok(a),
+            })
+            .collect()
     }
 
     /// A reader of row group `rg` alone.
@@ -731,7 +777,7 @@ impl Input {
             .file
             .try_clone()
             .map_err(|source| PipelineError::Read { offset: 0, source })?;
-        ParquetRecordBatchReaderBuilder::new_with_metadata(f, self.meta.clone())
+        ParquetRecordBatchReaderBuilder::new_with_metadata(f, self.read_meta.clone())
             .with_row_groups(vec![rg])
             .with_batch_size(BATCH_ROWS)
             .build()
@@ -804,6 +850,67 @@ fn properties(meta: &ParquetMetaData) -> WriterProperties {
         }
     }
     b.build()
+}
+
+/// Which top-level columns are strings (or bytes) whose chunks in every row group hold only
+/// dictionary-encoded data pages. Those are read as Arrow dictionaries: each distinct value is
+/// then one cell per chunk ([`Worker::dictionary`]) rather than one per row, and the reader
+/// does not expand the dictionary into every row only for the same value to be looked up,
+/// rewritten and compared again row after row.
+fn dictionary_columns(meta: &ArrowReaderMetadata) -> Vec<bool> {
+    let pmeta = meta.metadata();
+    let leaves = pmeta.file_metadata().schema_descr().columns();
+    meta.schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            let text = matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary
+            );
+            let Some(leaf) = leaves
+                .iter()
+                .position(|c| c.path().parts() == std::slice::from_ref(f.name()))
+            else {
+                return false;
+            };
+            text && pmeta.num_row_groups() > 0
+                && pmeta
+                    .row_groups()
+                    .iter()
+                    .all(|g| g.columns().get(leaf).is_some_and(dictionary_only))
+        })
+        .collect()
+}
+
+/// Whether a column chunk has a dictionary and its page statistics show every data page
+/// encoded against it (no plain fallback).
+fn dictionary_only(c: &parquet::file::metadata::ColumnChunkMetaData) -> bool {
+    use parquet::basic::{Encoding, PageType};
+    if c.dictionary_page_offset().is_none() {
+        return false;
+    }
+    if let Some(mask) = c.page_encoding_stats_mask() {
+        return !mask.is_set(Encoding::PLAIN)
+            && (mask.is_set(Encoding::RLE_DICTIONARY) || mask.is_set(Encoding::PLAIN_DICTIONARY));
+    }
+    let Some(stats) = c.page_encoding_stats() else {
+        return false;
+    };
+    let data = stats
+        .iter()
+        .filter(|s| matches!(s.page_type, PageType::DATA_PAGE | PageType::DATA_PAGE_V2));
+    let mut any = false;
+    for s in data {
+        if !matches!(
+            s.encoding,
+            Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY
+        ) {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 /// Whether the data pages of an input column chunk are plain-encoded: its writer gave up on a
@@ -1492,10 +1599,12 @@ impl<'e, 'o> Worker<'e, 'o> {
         }
         let d = a.as_any_dictionary();
         let values = d.values();
+        // The reader wraps the chunk's one dictionary in a new array for every batch: the
+        // same buffers tell it is the same dictionary.
         let known = self
             .dicts
             .get(&*leaf.field)
-            .is_some_and(|c| Arc::ptr_eq(&c.values, values));
+            .is_some_and(|c| c.values.to_data().ptr_eq(&values.to_data()));
         if !known {
             let done = self.dictionary_values(values, leaf, col)?;
             self.dicts.insert(leaf.field.clone(), done);
@@ -2261,6 +2370,64 @@ fn utf8_error() -> PipelineError {
 mod tests {
     use super::*;
     use arrow_schema::Field;
+
+    /// Only string columns whose every chunk holds dictionary pages alone are read as
+    /// dictionaries: not a column written plain, not one whose writer fell back to plain
+    /// pages in one row group, not a number column; and the reader then hands them over as
+    /// dictionaries, which [`Input::restore`] turns back into the file's own type.
+    #[test]
+    fn dictionary_columns_are_the_all_dictionary_strings() {
+        use arrow_array::{Int64Array, StringArray};
+        use parquet::file::properties::WriterProperties;
+        use parquet::schema::types::ColumnPath;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("city", DataType::Utf8, false),
+            Field::new("id", DataType::Utf8, false),
+            Field::new("plain", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, false),
+        ]));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let props = WriterProperties::builder()
+            .set_column_dictionary_enabled(ColumnPath::from("plain"), false)
+            .set_dictionary_page_size_limit(2048)
+            .build();
+        let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), schema.clone(), Some(props))
+            .unwrap();
+        for (group, rows) in [(0usize, 100usize), (1, 5000)] {
+            let cities: Vec<&str> = (0..rows).map(|i| ["Lowell", "Salem"][i % 2]).collect();
+            // Few distinct ids in the first row group, too many for a 2 KiB dictionary in
+            // the second.
+            let ids: Vec<String> = (0..rows)
+                .map(|i| format!("ID{}", i % (1 + group * rows)))
+                .collect();
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from(cities.clone())),
+                    Arc::new(StringArray::from(ids)),
+                    Arc::new(StringArray::from(cities)),
+                    Arc::new(Int64Array::from(vec![1i64; rows])),
+                ],
+            )
+            .unwrap();
+            w.write(&batch).unwrap();
+            w.flush().unwrap();
+        }
+        w.close().unwrap();
+        let input = Input::open(&path).unwrap();
+        assert_eq!(input.as_dict, [true, false, false, false]);
+        let batch = input.reader(1).unwrap().next().unwrap().unwrap();
+        assert!(matches!(
+            batch.column(0).data_type(),
+            DataType::Dictionary(_, _)
+        ));
+        assert_eq!(batch.column(1).data_type(), &DataType::Utf8);
+        let restored = input.restore(batch.columns().to_vec()).unwrap();
+        assert_eq!(restored[0].data_type(), &DataType::Utf8);
+        assert_eq!(restored[0].as_string::<i32>().value(1), "Salem");
+        assert_eq!(input.meta.schema().field(0).data_type(), &DataType::Utf8);
+    }
 
     #[test]
     fn derived_ints_keep_width_and_sign_and_never_the_original() {
