@@ -136,7 +136,7 @@ pub fn profile(
     path: &Path,
 ) -> Result<Vec<ColumnClass>, PipelineError> {
     std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let input = Input::open(path)?;
+        let input = Input::open(path, true)?;
         let mut cells = Cells::new(engine);
         let (_, _, samples) = input.sample()?;
         let classes = leaf_paths(input.meta.schema())
@@ -161,7 +161,10 @@ fn rewrite<W: Write + Send + ?Sized>(
     opts: &RunOptions<'_>,
     found: &mut dyn FnMut(&Located) -> io::Result<()>,
 ) -> Result<Stats, PipelineError> {
-    let input = Input::open(path)?;
+    // With a subject column a value's replacement may depend on its row, and a dictionary
+    // column is then rewritten row by row anyway (`Worker::dictionary_by_row`): plain reads
+    // are cheaper there.
+    let input = Input::open(path, opts.subject_column.is_none())?;
     let schema = input.meta.schema().clone();
     let pmeta = input.meta.metadata().clone();
     let (first, first_reader, samples) = input.sample()?;
@@ -708,7 +711,8 @@ type Sampled = (
 );
 
 impl Input {
-    fn open(path: &Path) -> Result<Input, PipelineError> {
+    /// `dictionaries`: read the columns [`dictionary_columns`] names as dictionaries.
+    fn open(path: &Path, dictionaries: bool) -> Result<Input, PipelineError> {
         let read_err = |source| PipelineError::Read { offset: 0, source };
         let file = File::open(path).map_err(read_err)?;
         let size = file.metadata().map_err(read_err)?.len();
@@ -718,7 +722,10 @@ impl Input {
                 "not a readable Parquet file (bad or missing footer; truncated?)",
             )
         })?;
-        let as_dict = dictionary_columns(&meta);
+        let as_dict = match dictionaries {
+            true => dictionary_columns(&meta),
+            false => vec![false; meta.schema().fields().len()],
+        };
         let read_meta = if as_dict.contains(&true) {
             let schema = meta.schema();
             let fields: Vec<FieldRef> = schema
@@ -2415,7 +2422,8 @@ mod tests {
             w.flush().unwrap();
         }
         w.close().unwrap();
-        let input = Input::open(&path).unwrap();
+        assert_eq!(Input::open(&path, false).unwrap().as_dict, [false; 4]);
+        let input = Input::open(&path, true).unwrap();
         assert_eq!(input.as_dict, [true, false, false, false]);
         let batch = input.reader(1).unwrap().next().unwrap().unwrap();
         assert!(matches!(
