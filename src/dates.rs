@@ -648,21 +648,7 @@ impl ParsedDate {
     /// Parsed years are always 0..=9999; a year set outside that range by
     /// hand keeps only its last four digits rather than panicking.
     pub fn canonical(&self) -> [u8; 10] {
-        let y = self.year.rem_euclid(10_000) as u32;
-        let digit = |v: u32| b'0' + (v % 10) as u8;
-        let (m, d) = (u32::from(self.month), u32::from(self.day));
-        [
-            digit(y / 1000),
-            digit(y / 100),
-            digit(y / 10),
-            digit(y),
-            b'-',
-            digit(m / 10),
-            digit(m),
-            b'-',
-            digit(d / 10),
-            digit(d),
-        ]
+        iso_text(self.year.rem_euclid(10_000) as u32, self.month, self.day)
     }
 
     fn render(&self, y: i32, m: u8, d: u8) -> Vec<u8> {
@@ -782,10 +768,15 @@ pub fn shift_iso(text: &[u8], days: i64, out: &mut Vec<u8>) -> bool {
     if !(1000..=9999).contains(&y) {
         return false;
     }
-    let y = y as u32;
+    out.extend_from_slice(&iso_text(y as u32, m, d));
+    true
+}
+
+/// `YYYY-MM-DD` of a year below 10000.
+fn iso_text(y: u32, m: u8, d: u8) -> [u8; 10] {
     let digit = |v: u32| b'0' + (v % 10) as u8;
     let (m, d) = (u32::from(m), u32::from(d));
-    out.extend_from_slice(&[
+    [
         digit(y / 1000),
         digit(y / 100),
         digit(y / 10),
@@ -796,8 +787,7 @@ pub fn shift_iso(text: &[u8], days: i64, out: &mut Vec<u8>) -> bool {
         b'-',
         digit(d / 10),
         digit(d),
-    ]);
-    true
+    ]
 }
 
 /// Days since 1970-01-01 for a proleptic Gregorian date, and back; exposed for tests and the date-shift transform.

@@ -399,6 +399,39 @@ fn scrub(src: &Path, out: &Path, key: &Path) -> Output {
     ])
 }
 
+/// [`scrub`] on `threads` threads.
+fn scrub_on(threads: &str, src: &Path, out: &Path, key: &Path) -> Output {
+    run(&[
+        "scrub",
+        "--quiet",
+        "--threads",
+        threads,
+        "--key-file",
+        key.to_str().unwrap(),
+        src.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ])
+}
+
+/// `scan --report jsonl` of `src`, which must find something (exit 1): its report.
+fn scan_jsonl(src: &Path) -> String {
+    let res = run(&[
+        "scan",
+        "--quiet",
+        "--report",
+        "jsonl",
+        src.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    String::from_utf8(res.stdout).unwrap()
+}
+
 #[test]
 fn scrub_keeps_schema_metadata_codecs_and_row_groups() {
     let (dir, key) = keyed_dir();
@@ -501,17 +534,7 @@ fn scrub_keeps_schema_metadata_codecs_and_row_groups() {
 
     // Same key, same bytes, whatever the number of threads.
     let again = dir.path().join("again.parquet");
-    let res = run(&[
-        "scrub",
-        "--quiet",
-        "--threads",
-        "1",
-        "--key-file",
-        key.to_str().unwrap(),
-        src.to_str().unwrap(),
-        "-o",
-        again.to_str().unwrap(),
-    ]);
+    let res = scrub_on("1", &src, &again, &key);
     assert_eq!(res.status.code(), Some(0));
     assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&out).unwrap());
 
@@ -542,23 +565,10 @@ fn scan_reports_field_and_row_and_writes_nothing() {
     let src = dir.path().join("patients.parquet");
     write_patients(&src);
     let before = std::fs::read(&src).unwrap();
-    let res = run(&[
-        "scan",
-        "--quiet",
-        "--report",
-        "jsonl",
-        src.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        res.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    let text = scan_jsonl(&src);
     assert_eq!(std::fs::read(&src).unwrap(), before, "input untouched");
     let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(files.len(), 1, "scan writes nothing");
-    let text = String::from_utf8(res.stdout).unwrap();
     for v in PLANTED {
         assert!(!text.contains(v), "{v} in the report");
     }
@@ -702,14 +712,7 @@ fn nested_strings_and_timestamps() {
         .as_primitive::<Int32Type>();
     assert!(ids.value(0) != 1_000_123 && ids.value(0).to_string().len() == 7);
 
-    let res = run(&[
-        "scan",
-        "--quiet",
-        "--report",
-        "jsonl",
-        src.to_str().unwrap(),
-    ]);
-    let text = String::from_utf8(res.stdout).unwrap();
+    let text = scan_jsonl(&src);
     let rows: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -961,21 +964,7 @@ fn dictionary_encoded_columns_scrub_as_plain_ones_do() {
             .build(),
     );
     let scan = |src: &Path| -> Vec<String> {
-        let o = run(&[
-            "scan",
-            "--quiet",
-            "--report",
-            "jsonl",
-            src.to_str().unwrap(),
-        ]);
-        assert_eq!(
-            o.status.code(),
-            Some(1),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout)
-            .unwrap()
+        scan_jsonl(src)
             .lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
@@ -990,17 +979,7 @@ fn dictionary_encoded_columns_scrub_as_plain_ones_do() {
     for threads in ["1", "2"] {
         let scrubbed = |src: &Path| -> Vec<RecordBatch> {
             let out = dir.path().join(format!("out-{threads}.parquet"));
-            let o = run(&[
-                "scrub",
-                "--quiet",
-                "--threads",
-                threads,
-                "--key-file",
-                key.to_str().unwrap(),
-                src.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-            ]);
+            let o = scrub_on(threads, src, &out, &key);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             let batches = read(&out).batches;
             arrow_select::concat::concat_batches(&batches[0].schema(), &batches)
@@ -1087,19 +1066,7 @@ fn row_groups_in_parallel_write_what_one_thread_writes() {
         w.flush().unwrap();
     }
     w.close().unwrap();
-    let with = |threads: &str, src: &Path, out: &Path| {
-        run(&[
-            "scrub",
-            "--quiet",
-            "--threads",
-            threads,
-            "--key-file",
-            key.to_str().unwrap(),
-            src.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
-    };
+    let with = |threads: &str, src: &Path, out: &Path| scrub_on(threads, src, out, &key);
     let mut outputs = Vec::new();
     for threads in ["1", "2", "3"] {
         let out = dir.path().join(format!("out-{threads}.parquet"));
