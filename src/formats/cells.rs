@@ -187,7 +187,6 @@ impl<'e> Cells<'e> {
             }
         }
         let offset = self.offset();
-        let t = &self.engine.transformer;
         t.apply_offset(action, e, value, offset, &mut self.value);
     }
 
