@@ -494,9 +494,19 @@ fn target(input: &Input, dest: &Dest, many: bool) -> Option<PathBuf> {
     match dest {
         Dest::Stdout => None,
         Dest::InPlace => input.path.clone(),
-        Dest::Path(p) if many || p.is_dir() => Some(p.join(&input.rel)),
+        Dest::Path(p) if many || p.is_dir() || names_a_directory(p) => Some(p.join(&input.rel)),
         Dest::Path(p) => Some(p.clone()),
     }
+}
+
+/// `-o safe/`: a path written with a trailing separator is a directory, made if it is not
+/// there yet (as `cp` and `rsync` read it), rather than a file named `safe` that fails to
+/// replace the missing directory once the whole input has been scrubbed.
+fn names_a_directory(p: &Path) -> bool {
+    p.as_os_str()
+        .as_encoded_bytes()
+        .last()
+        .is_some_and(|&b| std::path::is_separator(char::from(b)))
 }
 
 /// The files `scrub` writes for `inputs` into `dest`, as inputs of their own (for `--verify`,

@@ -318,6 +318,51 @@ fn directory_scrub_mirrors_tree_skips_git_and_honours_gitignore() {
     assert!(text.contains("nested/b.txt"));
 }
 
+/// `-o new/` (a trailing slash) names a directory that does not exist yet: it is made and the
+/// output lands inside it under the input's name, for one file and for a tree alike.
+#[test]
+fn a_missing_output_directory_named_with_a_slash_is_made() {
+    let dir = tempdir();
+    let src = dir.path().join("a.log");
+    std::fs::write(&src, SAMPLE).unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("nested")).unwrap();
+    std::fs::write(tree.join("nested/b.txt"), "SSN 536-22-8726\n").unwrap();
+    for (input, dest, made) in [
+        (&src, "one/", "one/a.log"),
+        (&src, "deep/er/", "deep/er/a.log"),
+        (&tree, "many/", "many/nested/b.txt"),
+    ] {
+        let dest = format!("{}/{dest}", dir.path().display());
+        let out = run(
+            &["scrub", "--quiet", input.to_str().unwrap(), "-o", &dest],
+            b"",
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{dest}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let written = std::fs::read(dir.path().join(made)).unwrap();
+        assert_no_leak(&[&written]);
+    }
+    // Without the slash a missing path is the output file itself.
+    let file = dir.path().join("plain-name");
+    let out = run(
+        &[
+            "scrub",
+            "--quiet",
+            src.to_str().unwrap(),
+            "-o",
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(file.is_file());
+}
+
 fn walk(p: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(p).unwrap().flatten() {
