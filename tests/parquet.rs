@@ -23,7 +23,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 const KEY: &str = "5f1e0c7a9b3d2e4f6a8c0b1d3e5f7a9c2b4d6e8f0a1c3e5b7d9f1a3c5e7b9d0f";
@@ -363,6 +363,22 @@ fn dict_strings(r: &Read, name: &str) -> Vec<Option<String>> {
 
 /// Writes `batch` as the one row group of a Parquet file with default properties.
 /// [`scrub`], which must succeed.
+/// No planted value in any string column.
+fn assert_no_planted(r: &Read) {
+    for f in r.schema.fields() {
+        let values = match f.data_type() {
+            DataType::Utf8 => strings(r, f.name()),
+            DataType::Dictionary(_, _) => dict_strings(r, f.name()),
+            _ => continue,
+        };
+        for v in values.iter().flatten() {
+            for p in PLANTED {
+                assert!(!v.contains(p), "{p} survived in {}: {v}", f.name());
+            }
+        }
+    }
+}
+
 fn scrub_ok(src: &Path, out: &Path, key: &Path) {
     let res = scrub(src, out, key);
     assert_eq!(
@@ -464,19 +480,7 @@ fn scrub_keeps_schema_metadata_codecs_and_row_groups() {
     assert!(matches!(codec(&after, "notes"), Compression::ZSTD(_)));
     assert!(matches!(codec(&after, "ZIP"), Compression::GZIP(_)));
 
-    // No planted value in any string column.
-    for f in after.schema.fields() {
-        let values = match f.data_type() {
-            DataType::Utf8 => strings(&after, f.name()),
-            DataType::Dictionary(_, _) => dict_strings(&after, f.name()),
-            _ => continue,
-        };
-        for v in values.iter().flatten() {
-            for p in PLANTED {
-                assert!(!v.contains(p), "{p} survived in {}: {v}", f.name());
-            }
-        }
-    }
+    assert_no_planted(&after);
     // Kept columns identical, nulls where they were, free text keeps its words.
     assert_eq!(strings(&after, "STATE"), strings(&before, "STATE"));
     assert_eq!(
@@ -990,6 +994,81 @@ fn dictionary_encoded_columns_scrub_as_plain_ones_do() {
         assert_eq!(from_plain[0].num_rows(), rows.len());
         assert_eq!(scrubbed(&dict), from_plain, "{threads} thread(s)");
         assert_eq!(scrubbed(&mixed), from_plain, "{threads} thread(s)");
+    }
+}
+
+/// Kept columns of a file without a page index are copied into the output chunk for chunk,
+/// bytes as they were, on one thread and on two alike; the other columns are rewritten. A file
+/// with a page index has every column written (the footer cannot mix indexed chunks with
+/// copied ones) and scrubs the same on any thread count.
+#[test]
+fn kept_columns_are_copied_as_they_are() {
+    let (dir, key) = keyed_dir();
+    let schema = patients_schema();
+    let write = |name: &str, props: WriterProperties| {
+        let path = dir.path().join(name);
+        let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), schema.clone(), Some(props))
+            .unwrap();
+        for part in [&ROWS[..3], &ROWS[3..]] {
+            w.write(&patients_batch(&schema, part)).unwrap();
+            w.flush().unwrap();
+        }
+        w.close().unwrap();
+        path
+    };
+    // A page per row: chunks the scrub's own writer would lay out otherwise, so only a copy
+    // has their bytes.
+    let paged = || {
+        WriterProperties::builder()
+            .set_data_page_row_count_limit(1)
+            .set_write_batch_size(1)
+    };
+    let unindexed = write(
+        "unindexed.parquet",
+        paged()
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_offset_index_disabled(true)
+            .build(),
+    );
+    let indexed = write("indexed.parquet", paged().build());
+    // Each column chunk's bytes, by column name, row group after row group.
+    let chunks = |path: &Path| -> HashMap<String, Vec<Vec<u8>>> {
+        use parquet::file::reader::FileReader;
+        let bytes = std::fs::read(path).unwrap();
+        let r =
+            parquet::file::serialized_reader::SerializedFileReader::new(File::open(path).unwrap())
+                .unwrap();
+        let mut out: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+        for g in r.metadata().row_groups() {
+            for c in g.columns() {
+                let (start, len) = c.byte_range();
+                let chunk = bytes[start as usize..(start + len) as usize].to_vec();
+                out.entry(c.column_path().string()).or_default().push(chunk);
+            }
+        }
+        out
+    };
+    for (src, copies) in [(&unindexed, true), (&indexed, false)] {
+        let mut outs = Vec::new();
+        for threads in ["1", "2"] {
+            let out = dir.path().join(format!("out-{threads}.parquet"));
+            let o = scrub_on(threads, src, &out, &key);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            outs.push(std::fs::read(&out).unwrap());
+            let (before, after) = (chunks(src), chunks(&out));
+            for kept in ["STATE", "GENDER"] {
+                assert_eq!(before[kept] == after[kept], copies, "{kept} {src:?}");
+            }
+            assert_ne!(before["SSN"], after["SSN"]);
+            let (r0, r1) = (read(src), read(&out));
+            assert_eq!(strings(&r0, "STATE"), strings(&r1, "STATE"));
+            assert_eq!(dict_strings(&r0, "GENDER"), dict_strings(&r1, "GENDER"));
+            assert_eq!(r1.group_rows, r0.group_rows);
+            assert_eq!(r1.schema, r0.schema);
+            assert_no_planted(&r1);
+            pyarrow_agrees(src, &out);
+        }
+        assert!(outs[0] == outs[1], "same bytes on 1 and 2 threads");
     }
 }
 

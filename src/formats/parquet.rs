@@ -80,11 +80,12 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory, ArrowWriterOptions,
 };
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
+use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{KeyValue, ParquetMetaData};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use super::cells::Cells;
 use crate::classify::{ColumnClass, ColumnRules};
@@ -241,10 +242,11 @@ fn rewrite<W: Write + Send + ?Sized>(
     let writer = match writer {
         // Row groups are decoded at once only where the file is read by offset, and only
         // small ones: each worker holds up to two (one being encoded, one finished), so memory
-        // grows with their size (80 MiB more for 16 MiB groups on two workers).
+        // grows with their size (80 MiB more for 16 MiB groups on two workers). One thread
+        // takes this path too, so a file gets the same bytes whatever the thread count (chunks
+        // of kept columns are copied here, re-encoded on the batch-wise path).
         Some(w)
             if cfg!(unix)
-                && opts.threads > 1
                 && !st.ordered
                 && pmeta.num_row_groups() > 1
                 && pmeta.row_groups().iter().all(|g| {
@@ -256,6 +258,7 @@ fn rewrite<W: Write + Send + ?Sized>(
                 input: &input,
                 meta: &pmeta,
                 subject_col: st.subject_col,
+                copied: copied_columns(&input, &leaves, engine, opts),
             };
             let mut stats = group.run(workers, (first, first_reader), w, opts, found)?;
             if let Some(p) = opts.progress {
@@ -353,7 +356,7 @@ impl Pump<'_> {
                 if sink.writes() {
                     let out = RecordBatch::try_new_with_options(
                         self.schema.clone(),
-                        self.input.restore(cols)?,
+                        self.input.restore(cols, 0..)?,
                         &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
                     )
                     .map_err(|e| rebuild_error(&e))?;
@@ -392,6 +395,9 @@ struct Groups<'a> {
     input: &'a Input,
     meta: &'a ParquetMetaData,
     subject_col: Option<usize>,
+    /// Top-level columns no cell of which can change (see [`copied_columns`]): their column
+    /// chunks are neither decoded nor encoded but copied, bytes as they are, into the output.
+    copied: Vec<bool>,
 }
 
 /// One row group, encoded: its column chunks and its (counted) findings.
@@ -409,6 +415,36 @@ impl Groups<'_> {
         let groups = self.meta.num_row_groups();
         let n = workers.len().clamp(1, groups.max(1));
         let (mut file, factory) = writer.into_serialized_writer().map_err(write_error)?;
+        // A chunk is copied only where the written schema describes its column exactly as
+        // the input's does (the row group writer refuses it otherwise).
+        let descr = self.meta.file_metadata().schema_descr();
+        let copied: Vec<bool> = (0..descr.num_columns())
+            .map(|j| {
+                let root = descr.get_column_root_idx(j);
+                self.copied.get(root).copied().unwrap_or(false)
+                    && file.schema_descr().column(j) == descr.column(j)
+            })
+            .collect();
+        // A top-level column is copied whole or not at all.
+        let copied_roots: Vec<bool> = (0..self.copied.len())
+            .map(|r| {
+                (0..descr.num_columns())
+                    .filter(|&j| descr.get_column_root_idx(j) == r)
+                    .all(|j| copied[j])
+            })
+            .collect();
+        let copied: Vec<bool> = (0..descr.num_columns())
+            .map(|j| copied_roots[descr.get_column_root_idx(j)])
+            .collect();
+        let read: Vec<usize> = (0..copied_roots.len())
+            .filter(|&r| !copied_roots[r])
+            .collect();
+        let (copied, read) = (&copied, &read);
+        #[cfg(unix)]
+        let source = Positional {
+            file: Arc::clone(&self.input.file),
+            len: self.input.size,
+        };
         let mut bases = Vec::with_capacity(groups);
         let mut rows = 0u64;
         for g in self.meta.row_groups() {
@@ -436,7 +472,8 @@ impl Groups<'_> {
                     };
                     for rg in (w..groups).step_by(n) {
                         let pending = if rg == 0 { first.take() } else { None };
-                        let done = self.group(&mut st, factory, rg, bases[rg], pending);
+                        let done =
+                            self.group(&mut st, factory, rg, bases[rg], pending, copied, read);
                         let failed = done.is_err();
                         if tx.send(done).is_err() || failed {
                             break;
@@ -459,8 +496,26 @@ impl Groups<'_> {
                         .iter()
                         .try_for_each(|l| found(l).map_err(PipelineError::Report))?;
                     let mut group = file.next_row_group().map_err(write_error)?;
-                    for c in chunks {
-                        c.append_to_row_group(&mut group).map_err(write_error)?;
+                    let mut chunks = chunks.into_iter();
+                    let input_group = self.meta.row_group(rg);
+                    for (j, &copy) in copied.iter().enumerate() {
+                        if copy {
+                            let metadata = input_group.column(j).clone();
+                            let close = ColumnCloseResult {
+                                bytes_written: u64::try_from(metadata.compressed_size())
+                                    .unwrap_or(0),
+                                rows_written: u64::try_from(input_group.num_rows()).unwrap_or(0),
+                                metadata,
+                                bloom_filter: None,
+                                column_index: None,
+                                offset_index: None,
+                            };
+                            #[cfg(unix)]
+                            group.append_column(&source, close).map_err(write_error)?;
+                        } else {
+                            let c = chunks.next().ok_or(PipelineError::Worker)?;
+                            c.append_to_row_group(&mut group).map_err(write_error)?;
+                        }
                     }
                     group.close().map_err(write_error)?;
                     if let Some(p) = opts.progress {
@@ -494,6 +549,9 @@ impl Groups<'_> {
     }
 
     /// Decodes, rewrites and encodes row group `rg`, whose first row is row `base` of the file.
+    /// `copied`: which leaf columns are copied rather than written; `read`: the top-level
+    /// columns that are not, the only ones decoded.
+    #[allow(clippy::too_many_arguments)]
     fn group(
         &self,
         st: &mut Rewrite<'_, '_>,
@@ -501,12 +559,26 @@ impl Groups<'_> {
         rg: usize,
         base: u64,
         pending: Option<(Vec<RecordBatch>, Option<ParquetRecordBatchReader>)>,
+        copied: &[bool],
+        read: &[usize],
     ) -> GroupDone {
+        let schema = self.input.meta.schema();
+        let all = read.len() == schema.fields().len();
         let (pending, reader) = match pending {
             Some(p) => p,
-            None => (Vec::new(), Some(self.input.reader(rg)?)),
+            None => (
+                Vec::new(),
+                Some(self.input.reader_of(rg, (!all).then_some(read))?),
+            ),
         };
-        let mut writers = factory.create_column_writers(rg).map_err(write_error)?;
+        let mut writers: Vec<_> = factory
+            .create_column_writers(rg)
+            .map_err(write_error)?
+            .into_iter()
+            .zip(copied)
+            .filter(|(_, &c)| !c)
+            .map(|(w, _)| w)
+            .collect();
         st.base = base;
         let mut counted = Vec::new();
         for batch in pending
@@ -515,12 +587,20 @@ impl Groups<'_> {
             .chain(reader.into_iter().flatten())
         {
             let batch = batch.map_err(|e| decode_error(rg, e))?;
-            let cols = self.input.restore(st.batch(&batch)?)?;
+            // The first group's batches were read whole, for the column samples.
+            let batch = match batch.num_columns() == read.len() {
+                true => batch,
+                false => batch.project(read).map_err(|e| rebuild_error(&e))?,
+            };
+            let cols = self
+                .input
+                .restore(st.batch(&batch)?, read.iter().copied())?;
             for w in &mut st.workers {
                 counted.extend(w.found.drain(..).map(|(_, _, l)| l));
             }
             let mut leaves = writers.iter_mut();
-            for (field, col) in self.input.meta.schema().fields().iter().zip(&cols) {
+            let fields = read.iter().filter_map(|&i| schema.fields().get(i));
+            for (field, col) in fields.zip(&cols) {
                 for leaf in compute_leaves(field, col).map_err(write_error)? {
                     leaves
                         .next()
@@ -761,10 +841,15 @@ impl Input {
     /// A batch's rewritten columns in the file's own types: columns read as dictionaries
     /// become plain strings again (the written file keeps its schema and encodes them as
     /// the writer always did).
-    fn restore(&self, cols: Vec<ArrayRef>) -> Result<Vec<ArrayRef>, PipelineError> {
+    /// `fields`: the file's top-level column index of each of `cols`.
+    fn restore(
+        &self,
+        cols: Vec<ArrayRef>,
+        fields: impl Iterator<Item = usize>,
+    ) -> Result<Vec<ArrayRef>, PipelineError> {
         cols.into_iter()
-            .zip(self.as_dict.iter().chain(std::iter::repeat(&false)))
-            .map(|(a, &d)| match (d, a.as_dictionary_opt::<Int32Type>()) {
+            .zip(fields.map(|i| self.as_dict.get(i).copied().unwrap_or(false)))
+            .map(|(a, d)| match (d, a.as_dictionary_opt::<Int32Type>()) {
                 (true, Some(dict)) => arrow_select::take::take(dict.values(), dict.keys(), None)
                     .map_err(|e| rebuild_error(&e)),
                 _ => Ok(a),
@@ -774,6 +859,15 @@ impl Input {
 
     /// A reader of row group `rg` alone.
     fn reader(&self, rg: usize) -> Result<ParquetRecordBatchReader, PipelineError> {
+        self.reader_of(rg, None)
+    }
+
+    /// A reader of row group `rg` alone, of the top-level columns `roots` only (all: `None`).
+    fn reader_of(
+        &self,
+        rg: usize,
+        roots: Option<&[usize]>,
+    ) -> Result<ParquetRecordBatchReader, PipelineError> {
         #[cfg(unix)]
         let f = Positional {
             file: Arc::clone(&self.file),
@@ -784,10 +878,14 @@ impl Input {
             .file
             .try_clone()
             .map_err(|source| PipelineError::Read { offset: 0, source })?;
-        ParquetRecordBatchReaderBuilder::new_with_metadata(f, self.read_meta.clone())
+        let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, self.read_meta.clone())
             .with_row_groups(vec![rg])
-            .with_batch_size(BATCH_ROWS)
-            .build()
+            .with_batch_size(BATCH_ROWS);
+        if let Some(roots) = roots {
+            let mask = ProjectionMask::roots(b.parquet_schema(), roots.iter().copied());
+            b = b.with_projection(mask);
+        }
+        b.build()
             .map_err(|e| parquet_error(e, &format!("cannot read row group {rg}")))
     }
 
@@ -836,6 +934,14 @@ fn properties(meta: &ParquetMetaData) -> WriterProperties {
         .set_max_row_group_row_count(None)
         .set_max_row_group_bytes(None)
         .set_key_value_metadata((!kv.is_empty()).then_some(kv));
+    // A page index only where the input had one: the file keeps its layout, and column chunks
+    // copied as they are (see [`copied_columns`]) never sit beside indexed ones, which the
+    // footer writer cannot mix. Chunk statistics are always recomputed.
+    if !page_indexed(meta) {
+        b = b
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_offset_index_disabled(true);
+    }
     if let Some(rg) = meta.row_groups().first() {
         // The most used codec for any column whose path the writer spells differently (legacy
         // list layouts), then each column's own.
@@ -857,6 +963,59 @@ fn properties(meta: &ParquetMetaData) -> WriterProperties {
         }
     }
     b.build()
+}
+
+/// Whether any column chunk of the file has a page index (column or offset index).
+fn page_indexed(meta: &ParquetMetaData) -> bool {
+    meta.row_groups().iter().any(|g| {
+        g.columns()
+            .iter()
+            .any(|c| c.offset_index_offset().is_some() || c.column_index_offset().is_some())
+    })
+}
+
+/// Which top-level columns keep every value whatever it is, so a scrub may copy their column
+/// chunks as they are: a plain (not nested) column the policy keeps, or the classifier keeps
+/// with no policy entry, or a number column not classified as an identifier. None with a
+/// subject column (its column index is one of the batch's).
+fn copied_columns(
+    input: &Input,
+    leaves: &HashMap<String, Arc<Leaf>>,
+    engine: &Engine,
+    opts: &RunOptions<'_>,
+) -> Vec<bool> {
+    let schema = input.meta.schema();
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let Some(leaf) = leaves.get(f.name()) else {
+                return false;
+            };
+            let kind = kind(f.data_type());
+            let nested = matches!(
+                f.data_type(),
+                DataType::Struct(_)
+                    | DataType::List(_)
+                    | DataType::LargeList(_)
+                    | DataType::FixedSizeList(_, _)
+                    | DataType::Map(_, _)
+            );
+            let policy = engine.transformer.policy();
+            // Chunks are copied from the by-offset reader, a unix one, and only into a file
+            // written without a page index (the footer writer cannot mix indexed chunks
+            // with copied ones that carry none).
+            cfg!(unix)
+                && !page_indexed(input.meta.metadata())
+                && opts.subject_column.is_none()
+                && !nested
+                && match policy.column_override(opts.table, f.name()) {
+                    Some(ColumnOverride::Keep) => true,
+                    Some(_) => false,
+                    None => leaf.class.keep || (kind == Some(Kind::Number) && !leaf.numbers),
+                }
+        })
+        .collect()
 }
 
 /// Which top-level columns are strings (or bytes) whose chunks in every row group hold only
@@ -2431,7 +2590,7 @@ mod tests {
             DataType::Dictionary(_, _)
         ));
         assert_eq!(batch.column(1).data_type(), &DataType::Utf8);
-        let restored = input.restore(batch.columns().to_vec()).unwrap();
+        let restored = input.restore(batch.columns().to_vec(), 0..).unwrap();
         assert_eq!(restored[0].data_type(), &DataType::Utf8);
         assert_eq!(restored[0].as_string::<i32>().value(1), "Salem");
         assert_eq!(input.meta.schema().field(0).data_type(), &DataType::Utf8);
