@@ -1425,7 +1425,7 @@ struct Worker<'e, 'o> {
 
 /// A rewritten dictionary.
 struct DictDone {
-    /// The input's dictionary, held so its address identifies it.
+    /// The input's dictionary, held so its buffers identify it.
     values: ArrayRef,
     /// The rewritten values, when any changed.
     new_values: Option<ArrayRef>,
@@ -1778,16 +1778,30 @@ impl<'e, 'o> Worker<'e, 'o> {
         let Some(done) = self.dicts.get(&*leaf.field) else {
             return Ok(a.clone());
         };
-        for (i, &k) in d.normalized_keys().iter().enumerate() {
-            let Some((locs, changed)) = done.per.get(k).filter(|_| a.is_valid(i)) else {
-                continue;
-            };
-            let row = rows.at(i);
-            if self.opts.tally {
-                for l in locs {
-                    self.cells.add_to_tally(l.entity, 1);
+        if self.opts.tally {
+            // Only counted: each value's findings times the rows that use it.
+            let mut uses = vec![0u64; done.per.len()];
+            for (i, &k) in d.normalized_keys().iter().enumerate() {
+                if let Some(n) = uses.get_mut(k).filter(|_| a.is_valid(i)) {
+                    *n += 1;
                 }
-            } else {
+            }
+            for ((locs, changed), &n) in done.per.iter().zip(&uses) {
+                if n == 0 {
+                    continue;
+                }
+                for l in locs {
+                    self.cells.add_to_tally(l.entity, n);
+                }
+                self.cells.stats.findings += locs.len() as u64 * n;
+                self.cells.stats.changed += changed * n;
+            }
+        } else {
+            for (i, &k) in d.normalized_keys().iter().enumerate() {
+                let Some((locs, changed)) = done.per.get(k).filter(|_| a.is_valid(i)) else {
+                    continue;
+                };
+                let row = rows.at(i);
                 for l in locs {
                     let mut l = l.clone();
                     l.row = Some(row);
@@ -1796,9 +1810,9 @@ impl<'e, 'o> Worker<'e, 'o> {
                     }
                     self.found.push((row, col, l));
                 }
+                self.cells.stats.findings += locs.len() as u64;
+                self.cells.stats.changed += changed;
             }
-            self.cells.stats.findings += locs.len() as u64;
-            self.cells.stats.changed += changed;
         }
         Ok(match &done.new_values {
             Some(v) => d.with_values(v.clone()),
