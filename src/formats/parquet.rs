@@ -415,26 +415,20 @@ impl Groups<'_> {
         let groups = self.meta.num_row_groups();
         let n = workers.len().clamp(1, groups.max(1));
         let (mut file, factory) = writer.into_serialized_writer().map_err(write_error)?;
-        // A chunk is copied only where the written schema describes its column exactly as
-        // the input's does (the row group writer refuses it otherwise).
+        // A top-level column is copied only where the written schema describes each of its
+        // leaves exactly as the input's does (the row group writer refuses it otherwise).
         let descr = self.meta.file_metadata().schema_descr();
-        let copied: Vec<bool> = (0..descr.num_columns())
-            .map(|j| {
-                let root = descr.get_column_root_idx(j);
-                self.copied.get(root).copied().unwrap_or(false)
-                    && file.schema_descr().column(j) == descr.column(j)
-            })
-            .collect();
-        // A top-level column is copied whole or not at all.
+        let root_of = |j: usize| descr.get_column_root_idx(j);
         let copied_roots: Vec<bool> = (0..self.copied.len())
             .map(|r| {
-                (0..descr.num_columns())
-                    .filter(|&j| descr.get_column_root_idx(j) == r)
-                    .all(|j| copied[j])
+                self.copied[r]
+                    && (0..descr.num_columns())
+                        .filter(|&j| root_of(j) == r)
+                        .all(|j| file.schema_descr().column(j) == descr.column(j))
             })
             .collect();
         let copied: Vec<bool> = (0..descr.num_columns())
-            .map(|j| copied_roots[descr.get_column_root_idx(j)])
+            .map(|j| copied_roots.get(root_of(j)).copied().unwrap_or(false))
             .collect();
         let read: Vec<usize> = (0..copied_roots.len())
             .filter(|&r| !copied_roots[r])
