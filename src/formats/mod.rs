@@ -11,6 +11,7 @@ pub mod image;
 pub mod jsonl;
 pub mod mysql_sql;
 pub mod mysqldump;
+pub mod num_text;
 pub mod parquet;
 pub mod pg_copy;
 pub mod pg_sql;

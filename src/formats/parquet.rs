@@ -90,6 +90,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use super::cells::Cells;
 use crate::classify::{ColumnClass, ColumnRules};
 use crate::dates;
+use crate::formats::num_text::NumText;
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
 use crate::policy::ColumnOverride;
 
@@ -1250,9 +1251,9 @@ fn text(a: &dyn Array, i: usize, out: &mut Vec<u8>) -> bool {
     }
     fn num<T: ArrowPrimitiveType>(a: &dyn Array, i: usize, out: &mut Vec<u8>)
     where
-        T::Native: std::fmt::Display,
+        T::Native: NumText,
     {
-        let _ = write!(out, "{}", a.as_primitive::<T>().value(i));
+        a.as_primitive::<T>().value(i).text(out);
     }
     fn dec<T: DecimalType>(a: &dyn Array, i: usize, p: u8, sc: i8, out: &mut Vec<u8>) {
         out.extend_from_slice(T::format_decimal(a.as_primitive::<T>().value(i), p, sc).as_bytes());
@@ -1916,7 +1917,7 @@ impl<'e, 'o> Worker<'e, 'o> {
             }
             let v = arr.value(i);
             text.clear();
-            let _ = write!(text, "{v}");
+            v.text(&mut text);
             if !self.cell(&text, leaf, rows.at(i), col)? {
                 continue;
             }
@@ -2342,7 +2343,7 @@ fn value_slot<'d, O: ArrowNativeType>(offsets: &[O], data: &'d [u8], i: usize) -
 }
 
 /// Numbers a classified number column can hold.
-trait Num: ArrowNativeType + std::fmt::Display + std::str::FromStr + PartialEq {
+trait Num: ArrowNativeType + NumText + std::str::FromStr + PartialEq {
     /// A value of the type derived from a 64-bit hash, for a result that is not a number;
     /// `None` where nothing sensible exists (floats).
     fn derive(orig: Self, hash: u64) -> Option<Self>;
