@@ -66,10 +66,35 @@ struct Column {
     action: Action,
     ty: Option<SqlType>,
     slots: Box<[Slot]>,
+    rate: HitRate,
+}
+
+/// A column's hit count over the current window, and the pause after a poor one.
+#[derive(Default)]
+struct HitRate {
     lookups: u32,
     hits: u32,
     /// Cells left to skip while paused.
     paused: u32,
+}
+
+impl HitRate {
+    /// Counts a look-up; false while the column is paused (skip the cache).
+    fn look(&mut self) -> bool {
+        if self.paused > 0 {
+            self.paused -= 1;
+            return false;
+        }
+        self.lookups += 1;
+        if self.lookups >= WINDOW {
+            if self.hits < WINDOW / MIN_HIT_RATE {
+                self.paused = PAUSE;
+            }
+            self.lookups = 0;
+            self.hits = 0;
+        }
+        true
+    }
 }
 
 /// The per-thread cache of one [`Cells`](super::cells::Cells).
@@ -116,27 +141,18 @@ impl CellCache {
         }
         let c = self.column(id, entity, action, ty)?;
         let col = &mut self.columns[c];
-        if col.paused > 0 {
-            col.paused -= 1;
+        if !col.rate.look() {
             return None;
         }
         if col.slots.is_empty() {
             col.slots = vec![EMPTY; SLOTS].into_boxed_slice();
-        }
-        col.lookups += 1;
-        if col.lookups >= WINDOW {
-            if col.hits < WINDOW / MIN_HIT_RATE {
-                col.paused = PAUSE;
-            }
-            col.lookups = 0;
-            col.hits = 0;
         }
         let h = hash(value);
         // The top bits: a multiply carries every input bit up, not down.
         let at = (h >> (64 - SLOT_BITS)) as usize;
         let s = &col.slots[at];
         if s.hash == h && &s.key[..usize::from(s.klen)] == value {
-            col.hits += 1;
+            col.rate.hits += 1;
             out.extend_from_slice(&s.val[..usize::from(s.vlen)]);
             return Some(s.flag);
         }
@@ -189,9 +205,7 @@ impl CellCache {
                     action: *action,
                     ty: ty.cloned(),
                     slots: Box::new([]),
-                    lookups: 0,
-                    hits: 0,
-                    paused: 0,
+                    rate: HitRate::default(),
                 });
                 self.columns.len() - 1
             }
@@ -199,6 +213,114 @@ impl CellCache {
         };
         self.last = c;
         Some(c)
+    }
+}
+
+/// The values of scanned (free-text) columns that a scan found nothing in, per column, so a
+/// text column no rule classifies but that repeats its values (a status, an encounter
+/// description, a stock phrase of the notes) pays for one scan per distinct value still here.
+///
+/// Whether a cell's scan finds anything is a pure function of its column's name (the
+/// detector's context) and its bytes: the scanner keeps no state between cells, and the
+/// score threshold and entity filter are fixed for a run. Only values with no finding are
+/// remembered, so a hit means "nothing to report, nothing to change", exactly what a scan
+/// would have said. Columns are told apart by name: each holds a clone of its name, so the
+/// address it is found by is never reused by another. Same slots, windows and pauses as
+/// [`CellCache`]; a column of unique notes pauses itself after one window.
+pub struct CleanCells {
+    on: bool,
+    columns: Vec<CleanColumn>,
+    last: usize,
+    pending: Option<(usize, usize, u64)>,
+}
+
+struct CleanColumn {
+    name: std::sync::Arc<str>,
+    slots: Box<[CleanSlot]>,
+    rate: HitRate,
+}
+
+#[derive(Clone, Copy)]
+struct CleanSlot {
+    hash: u64,
+    len: u8,
+    key: [u8; MAX_LEN],
+}
+
+impl Default for CleanCells {
+    fn default() -> Self {
+        CleanCells::new(std::env::var_os("PHISCRUB_CELL_CACHE").is_none_or(|v| v != "0"))
+    }
+}
+
+impl CleanCells {
+    pub fn new(on: bool) -> CleanCells {
+        CleanCells {
+            on,
+            columns: Vec::new(),
+            last: 0,
+            pending: None,
+        }
+    }
+
+    /// Whether `value` of the column `name` is known to scan clean; if not, remembers where
+    /// [`mark`](Self::mark) should note it.
+    pub fn known(&mut self, name: &std::sync::Arc<str>, value: &[u8]) -> bool {
+        self.pending = None;
+        if !self.on || value.len() > MAX_LEN {
+            return false;
+        }
+        let same = |c: &CleanColumn| std::sync::Arc::ptr_eq(&c.name, name);
+        let c = match [self.last, self.last + 1, 0]
+            .into_iter()
+            .find(|&g| self.columns.get(g).is_some_and(same))
+            .or_else(|| self.columns.iter().position(same))
+        {
+            Some(c) => c,
+            None if self.columns.len() < MAX_COLUMNS => {
+                self.columns.push(CleanColumn {
+                    name: std::sync::Arc::clone(name),
+                    slots: Box::new([]),
+                    rate: HitRate::default(),
+                });
+                self.columns.len() - 1
+            }
+            None => return false,
+        };
+        self.last = c;
+        let col = &mut self.columns[c];
+        if !col.rate.look() {
+            return false;
+        }
+        if col.slots.is_empty() {
+            let empty = CleanSlot {
+                hash: 0,
+                len: 0,
+                key: [0; MAX_LEN],
+            };
+            col.slots = vec![empty; SLOTS].into_boxed_slice();
+        }
+        let h = hash(value);
+        let at = (h >> (64 - SLOT_BITS)) as usize;
+        let s = &col.slots[at];
+        if s.hash == h && &s.key[..usize::from(s.len)] == value {
+            col.rate.hits += 1;
+            return true;
+        }
+        self.pending = Some((c, at, h));
+        false
+    }
+
+    /// Notes that `value`, the last one [`known`](Self::known) did not know, scanned clean.
+    pub fn mark(&mut self, value: &[u8]) {
+        let Some((c, at, h)) = self.pending.take() else {
+            return;
+        };
+        if let Some(s) = self.columns.get_mut(c).and_then(|c| c.slots.get_mut(at)) {
+            s.hash = h;
+            s.len = value.len() as u8;
+            s.key[..value.len()].copy_from_slice(value);
+        }
     }
 }
 
@@ -302,7 +424,11 @@ mod tests {
             }
             assert!(hits > 29_000, "the repeating column hits: {hits}");
             // The unique column (created second) paused itself.
-            assert!(on.columns[1].paused > 0, "{}", on.columns[1].paused);
+            assert!(
+                on.columns[1].rate.paused > 0,
+                "{}",
+                on.columns[1].rate.paused
+            );
         }
     }
 

@@ -10,7 +10,7 @@
 use std::io;
 use std::sync::Arc;
 
-use super::cell_cache::{CellCache, ShortKeys};
+use super::cell_cache::{CellCache, CleanCells, ShortKeys};
 use crate::classify::{ColumnClass, ColumnRules, How};
 use crate::detect::{engine::column_rule_id, Context, Finding, Scanner};
 use crate::entity::Entity;
@@ -49,6 +49,8 @@ pub struct Cells<'e> {
     column_actions: Vec<Option<Action>>,
     /// Replacements of repeated whole-column values.
     cache: CellCache,
+    /// Values of scanned columns a scan found nothing in.
+    clean: CleanCells,
     /// The last cell's replacement needs no collision check: it came from the cache (and was
     /// checked when made) or from the id permutation (distinct ids stay distinct).
     checked: bool,
@@ -84,6 +86,7 @@ impl<'e> Cells<'e> {
             offset: None,
             column_actions: vec![None; Entity::ALL.len()],
             cache: CellCache::default(),
+            clean: CleanCells::default(),
             checked: false,
             tally: vec![0; Entity::ALL.len()],
         }
@@ -567,6 +570,9 @@ impl<'e> Cells<'e> {
         scrub: bool,
         found: &mut dyn FnMut(&Located) -> io::Result<()>,
     ) -> Result<bool, PipelineError> {
+        if field.is_some_and(|f| self.clean.known(f, value)) {
+            return Ok(false);
+        }
         let mut hits = std::mem::take(&mut self.found);
         hits.clear();
         self.scanner.scan(
@@ -585,6 +591,7 @@ impl<'e> Cells<'e> {
         });
         if hits.is_empty() {
             self.found = hits;
+            self.clean.mark(value);
             return Ok(false);
         }
         let rules = self.engine.detector.rules();
@@ -900,5 +907,76 @@ mod tests {
         e.transformer = Transformer::new(p, e.transformer.key().cloned());
         let t = class(None, "text");
         assert_eq!(scrub(&e, &t, b"SSN 123-45-6789"), b"SSN 123-45-6789");
+    }
+
+    /// The memo of clean scanned values changes nothing: the same findings, in the same
+    /// order, and the same bytes as scanning every cell, over two columns that share their
+    /// values but not their names (a name is context the detector uses), with repeats of
+    /// clean and of dirty values and values too long to remember.
+    #[test]
+    fn remembered_clean_scans_find_and_write_what_scans_do() {
+        let e = engine(true);
+        let values: Vec<Vec<u8>> = (0..3000u32)
+            .map(|i| match i % 6 {
+                0 => b"stable, no change".to_vec(),
+                1 => b"3617915188".to_vec(),
+                2 => b"call 217-555-0143 re refill".to_vec(),
+                3 => format!("unique remark {i}").into_bytes(),
+                4 => format!("{} then seen by Dr. Smith", "x".repeat(50)).into_bytes(),
+                _ => b"labs drawn, results pending".to_vec(),
+            })
+            .collect();
+        let names: [Arc<str>; 2] = [Arc::from("fax"), Arc::from("comment")];
+        let run = |on: bool| {
+            let mut cells = Cells::new(&e);
+            cells.clean = CleanCells::new(on);
+            let place = |_| (0, 0, 0);
+            let opts = RunOptions::default();
+            let mut log = Vec::new();
+            for (row, v) in values.iter().enumerate() {
+                for name in &names {
+                    let c = ColumnClass::scanned(name);
+                    let mut found = Vec::new();
+                    let changed = cells
+                        .cell(
+                            v,
+                            &c,
+                            Some(name),
+                            row as u64 + 1,
+                            &place,
+                            &opts,
+                            true,
+                            &mut |l| {
+                                found.push((l.entity, l.rule, l.row));
+                                Ok(())
+                            },
+                        )
+                        .unwrap();
+                    let out = if changed {
+                        cells.value.clone()
+                    } else {
+                        v.clone()
+                    };
+                    log.push((name.to_string(), found, out));
+                }
+            }
+            log
+        };
+        let (on, off) = (run(true), run(false));
+        assert_eq!(on.len(), off.len());
+        for (a, b) in on.iter().zip(&off) {
+            assert_eq!(a, b);
+        }
+        // The columns do differ on one value, so the memo must keep them apart.
+        let found = |name: &str| {
+            on.iter()
+                .filter(|(n, f, _)| n == name && !f.is_empty())
+                .count()
+        };
+        assert_ne!(
+            found("fax"),
+            found("comment"),
+            "no context-dependent value in the test"
+        );
     }
 }
