@@ -591,7 +591,11 @@ impl<'e> Cells<'e> {
         });
         if hits.is_empty() {
             self.found = hits;
-            self.clean.mark(value);
+            // Only a value `known` was asked about: a cell without a column name (past the
+            // end of a CSV header) was not, and what is pending is an earlier cell's slot.
+            if field.is_some() {
+                self.clean.mark(value);
+            }
             return Ok(false);
         }
         let rules = self.engine.detector.rules();
