@@ -1,0 +1,135 @@
+//! Shared set-up of the fuzz targets: one compiled detector for the whole process, a fresh
+//! transformer (with its own collision watch) for every run, a fixed test key, one thread.
+//!
+//! Every scrub target checks three things beyond "no panic, no hang":
+//! - determinism: the same input scrubbed twice gives the same result (the same output bytes
+//!   and findings, or the same error message);
+//! - a scrubbed output that the scrubber accepted (`Ok`) is itself accepted when scrubbed
+//!   again: scrubbing must never turn a well-formed file into a malformed one;
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use phiscrub::classify::ColumnRules;
+use phiscrub::pipeline::{Engine, EntityFilter, Located, Mode, PipelineError, RunOptions};
+use phiscrub::policy::Policy;
+use phiscrub::transform::{key::Key, Transformer};
+
+/// The fixed key of the unit tests (never a real one).
+pub const KEY: [u8; 32] = [7; 32];
+
+struct Base {
+    detector: phiscrub::detect::Detector,
+    policy: Policy,
+    key: Key,
+    columns: ColumnRules,
+}
+
+fn base() -> &'static Base {
+    static BASE: OnceLock<Base> = OnceLock::new();
+    BASE.get_or_init(|| Base {
+        detector: phiscrub::detect::builtin().expect("builtin rules"),
+        policy: Policy::defaults(true),
+        key: Key::from_bytes(&KEY).expect("key"),
+        columns: ColumnRules::builtin().expect("builtin column rules"),
+    })
+}
+
+/// An engine that shares the compiled detector but nothing that remembers values between runs
+/// (the transformer's collision watch is per transformer), so a run never depends on the inputs
+/// fuzzed before it.
+pub fn engine() -> Engine {
+    let b = base();
+    Engine {
+        detector: b.detector.clone(),
+        transformer: Transformer::new(b.policy.clone(), Some(b.key.clone())),
+        filter: EntityFilter::default(),
+        min_score: 0.5,
+    }
+}
+
+pub fn columns() -> &'static ColumnRules {
+    &base().columns
+}
+
+/// Scrub mode, one thread, positions on (so every offset computation runs).
+pub fn opts() -> RunOptions<'static> {
+    RunOptions {
+        mode: Mode::Scrub,
+        threads: 1,
+        positions: true,
+        char_offsets: true,
+        fingerprints: true,
+        ..RunOptions::default()
+    }
+}
+
+/// What one scrub gave: output bytes and findings, or the error's message.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    Ok { out: Vec<u8>, found: Vec<Located> },
+    Err(String),
+}
+
+impl Outcome {
+    pub fn from(r: Result<(), PipelineError>, out: Vec<u8>, found: Vec<Located>) -> Outcome {
+        match r {
+            Ok(()) => Outcome::Ok { out, found },
+            Err(e) => Outcome::Err(e.to_string()),
+        }
+    }
+}
+
+/// Logs a line that is worth a look but not a failure: appended to the file that
+/// `PHISCRUB_FUZZ_NOTES` names (libFuzzer's `-fork` mode throws its workers' standard error
+/// away), else to standard error; at most 20 lines per process.
+pub fn note(line: &str) {
+    use std::io::Write as _;
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    if COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 20 {
+        return;
+    }
+    let line = format!("[{}] {line}\n", std::process::id());
+    match std::env::var_os("PHISCRUB_FUZZ_NOTES") {
+        Some(p) => {
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
+        None => eprint!("{line}"),
+    }
+}
+
+/// Asserts two runs of one input agree. Two errors with different messages are logged (once
+/// per process, `NONDETERMINISTIC ERROR`) rather than failed: which of two errors of one input
+/// a multi-threaded reader reports first is a known race (see the fuzzing report), and
+/// failing on it would stop every other check.
+pub fn same(first: &Outcome, second: &Outcome) {
+    if let (Outcome::Err(a), Outcome::Err(b)) = (first, second) {
+        if a != b {
+            note(&format!("NONDETERMINISTIC ERROR: {a:?} vs {b:?}"));
+        }
+        return;
+    }
+    assert!(first == second, "not deterministic: {first:?}\n  vs\n{second:?}");
+}
+
+/// Runs `scrub` twice on `data`, asserts both runs agree, and when the first succeeded,
+/// asserts that its output scrubs without error too.
+pub fn check(data: &[u8], scrub: impl Fn(&[u8]) -> Outcome) {
+    let first = scrub(data);
+    let second = scrub(data);
+    same(&first, &second);
+    match first {
+        Outcome::Ok { out, .. } => {
+            if let Outcome::Err(e) = scrub(&out) {
+                panic!(
+                    "scrubbed output no longer scrubs: {e}\n input: {:?}\noutput: {:?}",
+                    String::from_utf8_lossy(data),
+                    String::from_utf8_lossy(&out)
+                );
+            }
+        }
+        Outcome::Err(_) => {}
+    }
+}
