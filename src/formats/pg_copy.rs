@@ -96,6 +96,17 @@ impl Encoding {
         n.min(b.len() - i)
     }
 
+    /// Whether the character starting at `b[i]` needs more bytes than `b` has left: a lead
+    /// byte cut short by the end of a value, which read back inside a line or a literal would
+    /// take the delimiter or quote after it as its trail byte.
+    #[inline]
+    pub fn cut_short(self, b: &[u8], i: usize) -> bool {
+        let mut probe = [b'@'; 4];
+        let n = (b.len() - i).min(4);
+        probe[..n].copy_from_slice(&b[i..i + n]);
+        self.char_len(&probe, 0) > n
+    }
+
     /// Whether a multibyte character can hide an ASCII byte (so bytes must be stepped over by
     /// character, not searched for).
     #[inline]
@@ -282,9 +293,7 @@ pub fn encode(value: &[u8], enc: Encoding, out: &mut Vec<u8>) {
             // or line end after it into its character when read back (or put a raw line end in
             // the line). Such a lead byte alone is written as an octal escape, like a control
             // byte, and what follows is encoded on its own.
-            let mut probe = [b'@'; 4];
-            probe[..n].copy_from_slice(&value[i..i + n]);
-            let broken = enc.char_len(&probe, 0) > n
+            let broken = (c >= 0x80 && enc.cut_short(value, i))
                 || value[i + 1..i + n].iter().any(|&t| t < 0x20 || t == 0x7F);
             if c < 0x20 || c == 0x7F || broken {
                 out.extend_from_slice(&[

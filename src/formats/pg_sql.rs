@@ -553,6 +553,10 @@ pub fn str_raw_offset(body: &[u8], kind: StrKind, enc: Encoding, pos: usize) -> 
 /// Appends `value` as the body of a string literal of `kind`: `'` doubled, and in an escape
 /// string `\` doubled too; every other byte (newlines included, which SQL strings may hold)
 /// and every multibyte character of `enc` as is.
+///
+/// A plain string cannot hold a value ending in a lead byte cut short (its closing quote would
+/// read back as the trail byte); [`write_literal`] switches such a value to the `E'…'` form,
+/// where the lead byte is written as an octal escape.
 pub fn encode_str(value: &[u8], kind: StrKind, enc: Encoding, out: &mut Vec<u8>) {
     let esc = kind == StrKind::Escape;
     out.reserve(value.len() + 4);
@@ -562,6 +566,14 @@ pub fn encode_str(value: &[u8], kind: StrKind, enc: Encoding, out: &mut Vec<u8>)
         match c {
             b'\'' => out.extend_from_slice(b"''"),
             b'\\' if esc => out.extend_from_slice(b"\\\\"),
+            c if c >= 0x80 && esc && enc.cut_short(value, i) => {
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'0' + (c >> 6),
+                    b'0' + ((c >> 3) & 7),
+                    b'0' + (c & 7),
+                ]);
+            }
             c if c >= 0x80 => {
                 let n = enc.char_len(value, i);
                 out.extend_from_slice(&value[i..i + n]);
@@ -572,6 +584,49 @@ pub fn encode_str(value: &[u8], kind: StrKind, enc: Encoding, out: &mut Vec<u8>)
         }
         i += 1;
     }
+}
+
+/// Whether a plain `'…'` string (no escapes) can hold `value` in `enc`.
+pub fn plain_can_hold(value: &[u8], enc: Encoding) -> bool {
+    if !enc.embeds_ascii() {
+        return true;
+    }
+    let mut i = 0;
+    while i < value.len() {
+        if value[i] >= 0x80 {
+            if enc.cut_short(value, i) {
+                return false;
+            }
+            i += enc.char_len(value, i);
+        } else {
+            i += 1;
+        }
+    }
+    true
+}
+
+/// Writes a whole string literal holding `value`, as a plain `'…'` (escapes in it follow
+/// `standard_conforming_strings`) unless it cannot hold the value, then as `E'…'`.
+pub fn write_literal(value: &[u8], lex: Lex, out: &mut Vec<u8>) {
+    let mut kind = if lex.std_strings {
+        StrKind::Standard
+    } else {
+        StrKind::Escape
+    };
+    if kind == StrKind::Standard && !plain_can_hold(value, lex.enc) {
+        // `date'…'` must not become `dateE'…'`.
+        if out
+            .last()
+            .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
+        {
+            out.push(b' ');
+        }
+        out.push(b'E');
+        kind = StrKind::Escape;
+    }
+    out.push(b'\'');
+    encode_str(value, kind, lex.enc, out);
+    out.push(b'\'');
 }
 
 /// An identifier's name: unquoted folded to lower case, quoted with `""` undone.
@@ -886,6 +941,56 @@ mod tests {
                 let mut back = Vec::new();
                 decode_str(&e[1..e.len() - 2], kind, Encoding::Ascii, &mut back);
                 assert_eq!(back, v, "byte {b} {kind:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_ending_in_a_cut_lead_byte_stay_one_literal() {
+        // Before, the closing quote read back as the trail byte of the last character and the
+        // statement never ended (found by fuzz/codec_roundtrip).
+        for (enc, value) in [
+            (Encoding::Sjis, &b"SSN 536-22-8726 \x95"[..]),
+            (Encoding::Sjis, b"\x82\xa0\xe0"),
+            (Encoding::DoubleByte, b"\xa4\xa4\x81"),
+            (Encoding::Gb18030, b"x\x81"),
+            (Encoding::Gb18030, b"x\x815"),
+            (Encoding::Gb18030, b"x\x8150"),
+            (Encoding::Johab, b"\x8f\xa1"),
+            (Encoding::Sjis, b"whole \x82\xa0 and \\ '"),
+        ] {
+            for std_strings in [true, false] {
+                let lex = Lex { enc, std_strings };
+                let mut stmt = b"SELECT date".to_vec();
+                write_literal(value, lex, &mut stmt);
+                stmt.push(b';');
+                assert_eq!(
+                    statement_end(&stmt, 0, lex),
+                    End::At(stmt.len()),
+                    "{lex:?} {stmt:?}"
+                );
+                let open = stmt.iter().position(|&b| b == b'\'').unwrap() + 1;
+                let escapes = !std_strings || stmt[open - 2] == b'E';
+                assert_eq!(
+                    escapes,
+                    !std_strings || !plain_can_hold(value, enc),
+                    "{stmt:?}"
+                );
+                if stmt[open - 2] == b'E' {
+                    assert_eq!(stmt[open - 3], b' ', "{stmt:?}");
+                }
+                assert_eq!(
+                    quoted_end(&stmt, open, b'\'', escapes, enc),
+                    Some(stmt.len() - 1)
+                );
+                let kind = if escapes {
+                    StrKind::Escape
+                } else {
+                    StrKind::Standard
+                };
+                let mut back = Vec::new();
+                decode_str(&stmt[open..stmt.len() - 2], kind, enc, &mut back);
+                assert_eq!(back, value, "{lex:?} {stmt:?}");
             }
         }
     }

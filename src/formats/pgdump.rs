@@ -190,16 +190,26 @@ pub fn run<W: Write + ?Sized>(
             }
         }
         drop(done_rx);
-        let read = reader.join().map_err(|_| PipelineError::Worker)?;
-        // A reader error (a truncated dump) explains a worker's error too: report it first.
-        stats.bytes = read?;
-        result
+        // The first error in stream order wins, so a malformed dump fails the same way on
+        // every run: a chunk's error (or a write error) comes from bytes before the reader's
+        // position, since the reader sends chunks in order and stops at its own error.
+        result?;
+        stats.bytes = reader.join().map_err(|_| PipelineError::Worker)??;
+        Ok(())
     })?;
     if let Some(w) = output {
         w.flush().map_err(PipelineError::Write)?;
     }
     Ok(stats)
 }
+
+/// The command words an error may name a statement by (what pg_dump and psql scripts start
+/// statements with).
+const STATEMENT_WORDS: [&str; 26] = [
+    "ALTER", "ANALYZE", "BEGIN", "COMMENT", "COMMIT", "COPY", "CREATE", "DELETE", "DO", "DROP",
+    "GRANT", "INSERT", "LOCK", "REFRESH", "RESET", "REVOKE", "SECURITY", "SELECT", "SET", "START",
+    "TRUNCATE", "UPDATE", "VACUUM", "VALUES", "WITH", "ROLLBACK",
+];
 
 /// The kind of bytes the reader is collecting into the next chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,12 +369,12 @@ impl<'a, 'e> Reader<'a, 'e> {
                     _ => "an INSERT".into(),
                 }
             }
-            Some(Ok(t)) if t.tok == Tok::Word => {
-                format!(
-                    "a {} statement",
-                    String::from_utf8_lossy(&b[t.start..t.end]).to_uppercase()
-                )
-            }
+            // Only a known command word is named: the first word of a malformed dump can be
+            // anything, data included, and errors never quote input.
+            Some(Ok(t)) if t.tok == Tok::Word => STATEMENT_WORDS
+                .iter()
+                .find(|w| pg_sql::is_kw(b, &t, w))
+                .map_or_else(|| "a statement".into(), |w| format!("a {w} statement")),
             _ => "a statement".into(),
         }
     }
@@ -1331,6 +1341,13 @@ impl Worker<'_> {
                                 &cells.value
                             };
                             match kind {
+                                Some(StrKind::Standard)
+                                    if !pg_sql::plain_can_hold(new, lex.enc) =>
+                                {
+                                    out.extend_from_slice(&data[copied..tok.start]);
+                                    pg_sql::write_literal(new, lex, out);
+                                    copied = tok.end;
+                                }
                                 Some(k) => {
                                     out.extend_from_slice(&data[copied..body.start]);
                                     pg_sql::encode_str(new, k, lex.enc, out);
@@ -1342,9 +1359,7 @@ impl Worker<'_> {
                                     if is_sql_number(new) {
                                         out.extend_from_slice(new);
                                     } else {
-                                        out.push(b'\'');
-                                        pg_sql::encode_str(new, StrKind::Standard, lex.enc, out);
-                                        out.push(b'\'');
+                                        pg_sql::write_literal(new, lex, out);
                                     }
                                     copied = tok.end;
                                 }
@@ -1632,6 +1647,19 @@ INSERT INTO public.patients OVERRIDING SYSTEM VALUE VALUES (5, '536-22-8726', 'E
         // The same bytes read as UTF-8 would have been a different dump.
         dump.drain(..29);
         assert!(scrub_with(&engine(Vec::new()), &dump, 1).is_err());
+        // A value ending in a lead byte written as an escape: re-encoded, the lead byte stays
+        // an escape, or the closing quote would read back as its trail byte.
+        let dump = b"SET client_encoding = 'SJIS';\nINSERT INTO public.s (note) VALUES (E'SSN 536-22-8726 \\225');\nSELECT 1;\n";
+        let (out, _) = scrub(dump);
+        assert!(!contains(&out, b"536-22-8726"));
+        assert!(
+            out.ends_with(b" \\225');\nSELECT 1;\n"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        // And the output is a dump that reads back the same way.
+        let (again, _) = scrub(&out);
+        assert!(again.ends_with(b" \\225');\nSELECT 1;\n"));
     }
 
     #[test]
@@ -1650,6 +1678,9 @@ INSERT INTO public.patients OVERRIDING SYSTEM VALUE VALUES (5, '536-22-8726', 'E
                 "a statement without its closing `;`",
             ),
             ("CREATE FUNCTION f() AS $$ x".to_string(), "dollar-quoted"),
+            ("SELECT 1;\ncreate table t (a text default 'x".to_string(), "(a CREATE statement"),
+            // An unknown first word is not quoted: it may be data.
+            ("SELECT 1;\nSmith536 '22-8726".to_string(), "(a statement starting at line 2)"),
         ] {
             let err = scrub_with(&engine(Vec::new()), dump.as_bytes(), 2)
                 .unwrap_err()
@@ -1676,6 +1707,26 @@ INSERT INTO public.patients OVERRIDING SYSTEM VALUE VALUES (5, '536-22-8726', 'E
             "{err}"
         );
         assert!(!err.contains("extra"));
+    }
+
+    #[test]
+    fn a_malformed_dump_fails_with_its_first_error_on_every_run() {
+        // A bad COPY row, then a dump cut inside a COPY block: both are errors, and the row
+        // comes first in the stream. Before, the reader's truncation error won whenever the
+        // reader reached the end before the consumer reached the bad row's chunk.
+        let dump = "COPY public.u (a, b, c) FROM stdin;\n1\n\\.\nINSERT INTO public.s VALUES (1);\nCOPY public.u (a) FROM stdin;\n1\n";
+        let e = engine(Vec::new());
+        for threads in [1, 2, 4] {
+            for _ in 0..40 {
+                let err = scrub_with(&e, dump.as_bytes(), threads)
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.contains("line 2") && err.contains("1 fields"),
+                    "{threads} threads: {err}"
+                );
+            }
+        }
     }
 
     #[test]
