@@ -59,7 +59,11 @@ fn install_hook() {
             .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
             .unwrap_or_default();
         if loc.contains("/.cargo/registry/") || loc.contains("/.cargo/git/") {
-            if seen.lock().map(|mut s| s.insert(loc.clone())).unwrap_or(false) {
+            if seen
+                .lock()
+                .map(|mut s| s.insert(loc.clone()))
+                .unwrap_or(false)
+            {
                 let msg = info
                     .payload()
                     .downcast_ref::<&str>()

@@ -27,8 +27,14 @@ const ENCODINGS: [Encoding; 5] = [
 fn value_round_trips(v: &[u8], enc: Encoding) {
     let mut e = Vec::new();
     pg_copy::encode(v, enc, &mut e);
-    assert!(!pg_copy::is_null(&e), "{enc:?}: {v:?} encodes to the NULL marker");
-    assert!(!pg_copy::is_end_marker(&e), "{enc:?}: {v:?} encodes to the end marker");
+    assert!(
+        !pg_copy::is_null(&e),
+        "{enc:?}: {v:?} encodes to the NULL marker"
+    );
+    assert!(
+        !pg_copy::is_end_marker(&e),
+        "{enc:?}: {v:?} encodes to the end marker"
+    );
     // The pgdump reader cuts COPY data into lines at every 0x0A byte, whatever the encoding,
     // and PostgreSQL rejects a raw carriage return in COPY data.
     assert!(
@@ -37,7 +43,11 @@ fn value_round_trips(v: &[u8], enc: Encoding) {
     );
     let mut spans = Vec::new();
     pg_copy::split_fields(&e, enc, &mut spans);
-    assert_eq!(spans, vec![0..e.len()], "{enc:?}: {v:?} encodes to {e:?}, not one field");
+    assert_eq!(
+        spans,
+        vec![0..e.len()],
+        "{enc:?}: {v:?} encodes to {e:?}, not one field"
+    );
     let mut d = Vec::new();
     pg_copy::decode(&e, enc, &mut d);
     assert_eq!(d, v, "{enc:?}: encode then decode of {v:?} (encoded {e:?})");
@@ -86,7 +96,11 @@ fuzz_target!(|data: &[u8]| {
         let mut last = 0;
         for pos in 0..=v.len() {
             let o = pg_copy::raw_offset(raw, enc, pos);
-            assert!(o <= raw.len(), "{enc:?}: raw_offset {o} past the field ({})", raw.len());
+            assert!(
+                o <= raw.len(),
+                "{enc:?}: raw_offset {o} past the field ({})",
+                raw.len()
+            );
             assert!(o >= last, "{enc:?}: raw_offset went backwards at {pos}");
             last = o;
         }

@@ -92,7 +92,11 @@ pub fn note(line: &str) {
     let line = format!("[{}] {line}\n", std::process::id());
     match std::env::var_os("PHISCRUB_FUZZ_NOTES") {
         Some(p) => {
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+            {
                 let _ = f.write_all(line.as_bytes());
             }
         }
@@ -111,7 +115,10 @@ pub fn same(first: &Outcome, second: &Outcome) {
         }
         return;
     }
-    assert!(first == second, "not deterministic: {first:?}\n  vs\n{second:?}");
+    assert!(
+        first == second,
+        "not deterministic: {first:?}\n  vs\n{second:?}"
+    );
 }
 
 /// Runs `scrub` twice on `data`, asserts both runs agree, and when the first succeeded,
