@@ -70,6 +70,67 @@ fn numbers_parquet() -> Vec<u8> {
     })
 }
 
+/// A Parquet file whose embedded Arrow schema (the `ARROW:schema` footer entry) makes the
+/// parquet crate panic: the schema of [`numbers_parquet`] with the first byte that does so
+/// zeroed (a field's type tag read as `NONE`), found here by trying each byte in turn.
+fn panicking_schema_parquet() -> Vec<u8> {
+    use base64::Engine as _;
+    use parquet::file::metadata::KeyValue;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let good = numbers_parquet();
+    let reader = SerializedFileReader::new(bytes::Bytes::from(good)).unwrap();
+    let meta = reader.metadata().file_metadata();
+    let kv = meta.key_value_metadata().unwrap();
+    let b64 = kv.iter().find(|k| k.key == "ARROW:schema").unwrap();
+    let ipc = base64::engine::general_purpose::STANDARD
+        .decode(b64.value.as_deref().unwrap())
+        .unwrap();
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let bad = (0..ipc.len()).find_map(|i| {
+        let mut m = ipc.clone();
+        m[i] = 0;
+        let v = base64::engine::general_purpose::STANDARD.encode(&m);
+        let kv = vec![KeyValue::new("ARROW:schema".into(), v.clone())];
+        let panics = std::panic::catch_unwind(|| {
+            parquet::arrow::parquet_to_arrow_schema(meta.schema_descr(), Some(&kv))
+        })
+        .is_err();
+        panics.then_some(v)
+    });
+    std::panic::set_hook(quiet);
+    let bad = bad.expect("some one-byte change of the schema panics the reader");
+    parquet(|p| {
+        use arrow_array::{Int64Array, RecordBatch, StringArray};
+        use arrow_schema::{DataType, Field, Schema};
+        use parquet::arrow::arrow_writer::ArrowWriterOptions;
+        use parquet::file::properties::WriterProperties;
+        use std::sync::Arc;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("ssn", DataType::Utf8, true),
+        ]));
+        let b = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(StringArray::from(vec![SSN, "x"])),
+            ],
+        )
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_key_value_metadata(Some(vec![KeyValue::new("ARROW:schema".into(), bad)]))
+            .build();
+        let opts = ArrowWriterOptions::new()
+            .with_properties(props)
+            .with_skip_arrow_metadata(true);
+        let f = std::fs::File::create(p).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new_with_options(f, schema, opts).unwrap();
+        w.write(&b).unwrap();
+        w.close().unwrap();
+    })
+}
+
 fn same_bytes(src: &[u8], out: &[u8]) {
     assert_eq!(src, out);
 }
@@ -159,6 +220,14 @@ fn bad_structured_input_table() {
             Want::Error(&["corrupt.parquet", "Parquet"]),
         ),
         (
+            // The reader panics inside the parquet crate; the panic's own message is not
+            // printed (it could quote data), only where it happened.
+            "Parquet whose Arrow schema panics the reader",
+            "schema.parquet",
+            panicking_schema_parquet(),
+            Want::Error(&["schema.parquet", "Parquet", "message is withheld"]),
+        ),
+        (
             "not Parquet at all",
             "text.parquet",
             format!("Id,SSN\n1,{SSN}\n").into_bytes(),
@@ -193,6 +262,10 @@ fn bad_structured_input_table() {
         assert!(
             !err.contains(SSN) && !err.contains("8726"),
             "{what}: a value in {err}"
+        );
+        assert!(
+            !err.contains("not supported") && !err.contains("RUST_BACKTRACE"),
+            "{what}: a dependency's panic message in {err}"
         );
         match want {
             Want::Error(parts) => {

@@ -4,6 +4,7 @@
 mod filter;
 mod guard;
 mod keygen;
+mod panic_hook;
 mod profile;
 mod progress;
 mod rules;
@@ -195,6 +196,7 @@ impl EngineArgs {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
+    panic_hook::install();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(a) => scan::run(a),
