@@ -130,9 +130,11 @@ pub fn run<W: Write + ?Sized>(
     )
 }
 
-/// [`run`] with the read and unit sizes given (tests run every case at many sizes).
+/// [`run`] with the read and unit sizes given (tests run every case at many sizes; fuzz
+/// targets use small ones). Both must be at least 1.
+#[doc(hidden)]
 #[allow(clippy::too_many_arguments)]
-fn run_sized<W: Write + ?Sized>(
+pub fn run_sized<W: Write + ?Sized>(
     engine: &Engine,
     columns: &ColumnRules,
     input: &mut (dyn Read + Send),

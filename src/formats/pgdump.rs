@@ -39,6 +39,23 @@ pub const SAMPLE_ROWS: usize = 200;
 pub const CHUNK: usize = 1 << 20;
 /// Bytes read at a time (at least).
 const READ_SIZE: usize = 1 << 20;
+
+/// How the reader cuts the stream: bytes read at a time and bytes per worker chunk. Only
+/// tests and fuzz targets change them, to put read and chunk boundaries everywhere in a small
+/// dump; the output must not depend on them.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    pub read: usize,
+    pub chunk: usize,
+}
+
+impl Sizes {
+    pub const DEFAULT: Sizes = Sizes {
+        read: READ_SIZE,
+        chunk: CHUNK,
+    };
+}
 /// The longest statement read whole (a multi-row INSERT); longer is an error, not a blow-up.
 pub const MAX_STATEMENT: usize = 512 << 20;
 
@@ -106,10 +123,28 @@ pub fn run<W: Write + ?Sized>(
     engine: &Engine,
     columns: &ColumnRules,
     input: &mut (dyn Read + Send),
-    mut output: Option<&mut W>,
+    output: Option<&mut W>,
     opts: &RunOptions<'_>,
     found: &mut dyn FnMut(&Located) -> io::Result<()>,
 ) -> Result<Stats, PipelineError> {
+    run_sized(engine, columns, input, output, opts, found, Sizes::DEFAULT)
+}
+
+/// [`run`] with the stream cut at other sizes (tests and fuzzing).
+#[doc(hidden)]
+pub fn run_sized<W: Write + ?Sized>(
+    engine: &Engine,
+    columns: &ColumnRules,
+    input: &mut (dyn Read + Send),
+    mut output: Option<&mut W>,
+    opts: &RunOptions<'_>,
+    found: &mut dyn FnMut(&Located) -> io::Result<()>,
+    sizes: Sizes,
+) -> Result<Stats, PipelineError> {
+    let sizes = Sizes {
+        read: sizes.read.max(1),
+        chunk: sizes.chunk.max(1),
+    };
     let scrub = output.is_some();
     let threads = opts.threads.max(1);
     let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(threads * 2);
@@ -121,7 +156,7 @@ pub fn run<W: Write + ?Sized>(
     let wopts = &wopts;
     std::thread::scope(|scope| -> Result<(), PipelineError> {
         let reader = scope.spawn(move || {
-            let mut r = Reader::new(engine, columns, input, opts, chunk_tx);
+            let mut r = Reader::new(engine, columns, input, opts, chunk_tx, sizes);
             let result = r.run();
             r.cells.finish();
             result
@@ -248,6 +283,7 @@ struct Reader<'a, 'e> {
     ntables: usize,
     /// The consumer stopped (it reports why).
     closed: bool,
+    sizes: Sizes,
 }
 
 /// `schema.table` as a key: the parts as the lexer gives them (unquoted lower-cased), a
@@ -268,15 +304,17 @@ impl<'a, 'e> Reader<'a, 'e> {
         input: &'a mut (dyn Read + Send),
         opts: &'e RunOptions<'e>,
         tx: crossbeam_channel::Sender<Chunk>,
+        sizes: Sizes,
     ) -> Reader<'a, 'e> {
         Reader {
+            sizes,
             engine,
             columns,
             input,
             opts,
             tx,
             cells: Cells::new(engine),
-            buf: Vec::with_capacity(READ_SIZE * 2),
+            buf: Vec::with_capacity(sizes.read.min(READ_SIZE) * 2),
             base: 0,
             pos: 0,
             line: 1,
@@ -391,7 +429,7 @@ impl<'a, 'e> Reader<'a, 'e> {
         if self.eof {
             return Ok(());
         }
-        if self.pos - self.region_start >= CHUNK {
+        if self.pos - self.region_start >= self.sizes.chunk {
             self.flush()?;
         }
         let keep = self.region_start;
@@ -401,7 +439,7 @@ impl<'a, 'e> Reader<'a, 'e> {
             self.pos -= keep;
             self.region_start = 0;
         }
-        let want = READ_SIZE.max(self.buf.len() - self.pos);
+        let want = self.sizes.read.max(self.buf.len() - self.pos);
         self.eof = super::read_more(self.input, &mut self.buf, want, self.base)?;
         Ok(())
     }
@@ -468,7 +506,7 @@ impl<'a, 'e> Reader<'a, 'e> {
                         self.region_names = names;
                     }
                     self.advance(e);
-                    if self.pos - self.region_start >= CHUNK {
+                    if self.pos - self.region_start >= self.sizes.chunk {
                         self.flush()?;
                     }
                     return Ok(());
@@ -561,10 +599,11 @@ impl<'a, 'e> Reader<'a, 'e> {
             // Send the data in chunks of about CHUNK bytes of whole lines; without the end
             // marker in sight, keep a partial chunk for the next read.
             while self.pos < end {
-                if marker_end.is_none() && end - self.pos < CHUNK && !self.eof {
+                let chunk = self.sizes.chunk;
+                if marker_end.is_none() && end - self.pos < chunk && !self.eof {
                     break;
                 }
-                let limit = (self.pos + CHUNK).min(end);
+                let limit = (self.pos + chunk).min(end);
                 let cut = if limit == end {
                     end
                 } else {
@@ -1736,6 +1775,142 @@ INSERT INTO public.patients OVERRIDING SYSTEM VALUE VALUES (5, '536-22-8726', 'E
         for n in (0..dump.len()).step_by(11) {
             if let Ok((out, _)) = scrub_with(&e, &dump.as_bytes()[..n], 1) {
                 assert!(!contains(&out, b"536-22-8726") && !contains(&out, b"219-09-9999"));
+            }
+        }
+    }
+
+    /// A dump with every kind of statement and block, its values drawn from a fixed seed.
+    fn mixed_dump(rows: usize) -> String {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut d = format!("{HEAD}{DDL}");
+        d.push_str(
+            "COPY public.patients (id, ssn, first_name, dob, notes, photo, tags) FROM stdin;\n",
+        );
+        for i in 1..=rows {
+            let ssn = format!(
+                "{}-{:02}-{:04}",
+                100 + next(800),
+                1 + next(98),
+                1 + next(9998)
+            );
+            let note = match next(5) {
+                0 => format!(
+                    "Called back on 2021-03-{:02}; SSN {ssn} confirmed \\. done",
+                    1 + next(28)
+                ),
+                1 => "stable \\N not null\\tand a tab".to_string(),
+                2 => format!("café \\\\ back\\nslash; call 617-555-{:04}", next(10000)),
+                3 => "\\.".to_string(),
+                _ => "no findings in this one".to_string(),
+            };
+            let first = ["Maria", "José", "O'Neil", "Wei"][next(4) as usize];
+            d.push_str(&format!(
+                "{i}\t{ssn}\t{first}\t19{:02}-0{}-1{}\t{note}\t\\\\x00ff\t{{a,\"b;c\"}}\n",
+                10 + next(89),
+                1 + next(9),
+                next(10)
+            ));
+        }
+        d.push_str("\\.\n\n-- a comment; with 'quotes\n");
+        for i in 1..=rows / 2 {
+            let ssn = format!(
+                "{}-{:02}-{:04}",
+                100 + next(800),
+                1 + next(98),
+                1 + next(9998)
+            );
+            d.push_str(&format!(
+                "INSERT INTO public.patients (id, ssn, first_name, notes) VALUES ({i}, '{ssn}', 'Ann', E'line\\n;two ''{ssn}''\\\\'), ({}, NULL, $$x$$, 'a\nb;');\n",
+                i + rows
+            ));
+            if i % 40 == 0 {
+                d.push_str("SELECT pg_catalog.setval('s', 1, true);\n");
+            }
+        }
+        d.push_str("\n\\unrestrict k3Jx9\n");
+        d
+    }
+
+    #[test]
+    fn read_and_chunk_boundaries_anywhere_give_one_result() {
+        let dump = mixed_dump(120);
+        let e = engine(Vec::new());
+        let columns = ColumnRules::builtin().unwrap();
+        let run_at = |sizes: Sizes, threads: usize| {
+            let opts = RunOptions {
+                threads,
+                ..RunOptions::default()
+            };
+            let mut out = Vec::new();
+            let mut found = Vec::new();
+            run_sized(
+                &e,
+                &columns,
+                &mut dump.as_bytes(),
+                Some(&mut out),
+                &opts,
+                &mut |l| {
+                    found.push((
+                        l.entity,
+                        l.field.clone(),
+                        l.row,
+                        l.start,
+                        l.end,
+                        l.line,
+                        l.column,
+                    ));
+                    Ok(())
+                },
+                sizes,
+            )
+            .unwrap();
+            (out, found)
+        };
+        let (want, want_found) = run_at(Sizes::DEFAULT, 1);
+        assert!(want_found.len() > 300, "{}", want_found.len());
+        assert!(!contains(&want, b"617-555-"));
+        for read in [1, 2, 3, 7, 61, 4096] {
+            for chunk in [1, 5, 97, 1 << 14] {
+                for threads in [1, 2] {
+                    let (out, found) = run_at(Sizes { read, chunk }, threads);
+                    assert!(
+                        out == want,
+                        "read {read}, chunk {chunk}, {threads} threads: output differs"
+                    );
+                    assert_eq!(
+                        found, want_found,
+                        "read {read}, chunk {chunk}, {threads} threads"
+                    );
+                }
+            }
+        }
+        // A cut anywhere fails or passes the same way whatever the sizes.
+        for cut in (0..dump.len()).step_by(dump.len() / 23) {
+            let part = &dump.as_bytes()[..cut];
+            let at = |sizes: Sizes| {
+                let opts = RunOptions::default();
+                let mut out = Vec::new();
+                run_sized(
+                    &e,
+                    &columns,
+                    &mut &part[..],
+                    Some(&mut out),
+                    &opts,
+                    &mut |_| Ok(()),
+                    sizes,
+                )
+                .map(|_| out)
+                .map_err(|e| e.to_string())
+            };
+            let base = at(Sizes::DEFAULT);
+            for sizes in [Sizes { read: 1, chunk: 1 }, Sizes { read: 5, chunk: 64 }] {
+                assert_eq!(at(sizes), base, "cut at {cut}, {sizes:?}");
             }
         }
     }
