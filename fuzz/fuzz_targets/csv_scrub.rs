@@ -1,19 +1,30 @@
 //! Arbitrary bytes as CSV: the first byte picks the dialect (sniffed, or a fixed delimiter, as
 //! `--delimiter` gives it), the rest is the file. Scrubbed with the test key on one thread:
 //! never a panic or a hang, the same result twice, and an accepted file's output accepted
-//! again (with the same dialect).
+//! again (with the same dialect), and the same result when cut into chunks of a few bytes.
 #![no_main]
 
 mod common;
 
 use libfuzzer_sys::fuzz_target;
 use phiscrub::formats::csv_codec::Dialect;
+use phiscrub::formats::Sizes;
 
 fn scrub(data: &[u8], dialect: Option<Dialect>) -> common::Outcome {
+    scrub_sized(data, dialect, DEFAULT)
+}
+
+/// The sizes `csv::run` reads and cuts at.
+const DEFAULT: Sizes = Sizes {
+    read: 1 << 20,
+    chunk: usize::MAX,
+};
+
+fn scrub_sized(data: &[u8], dialect: Option<Dialect>, sizes: Sizes) -> common::Outcome {
     let engine = common::engine();
     let mut out = Vec::new();
     let mut found = Vec::new();
-    let r = phiscrub::formats::csv::run(
+    let r = phiscrub::formats::csv::run_sized(
         &engine,
         common::columns(),
         &mut &data[..],
@@ -24,6 +35,7 @@ fn scrub(data: &[u8], dialect: Option<Dialect>) -> common::Outcome {
             found.push(l.clone());
             Ok(())
         },
+        sizes,
     );
     common::Outcome::from(r.map(|_| ()), out, found)
 }
@@ -50,6 +62,21 @@ fuzz_target!(|data: &[u8]| {
     let first = scrub(rest, dialect);
     let second = scrub(rest, dialect);
     common::same(&first, &second);
+    // Cut into chunks of a few bytes, the file scrubs to the same bytes, findings and error:
+    // a chunk boundary never changes what a record is.
+    let chunk = 1 + rest.len() % 53;
+    let cut = scrub_sized(
+        rest,
+        dialect,
+        Sizes {
+            read: 1 << 20,
+            chunk,
+        },
+    );
+    assert!(
+        cut == first,
+        "chunks of {chunk} bytes: {cut:?}\n  vs\n{first:?}"
+    );
     if let common::Outcome::Ok { out, .. } = first {
         if let common::Outcome::Err(e) = scrub(&out, pinned) {
             panic!(

@@ -25,7 +25,7 @@ fn scrub(data: &[u8]) -> common::Outcome {
             found.push(l.clone());
             Ok(())
         },
-        phiscrub::formats::pgdump::Sizes { read, chunk },
+        phiscrub::formats::Sizes { read, chunk },
     );
     common::Outcome::from(r.map(|_| ()), out, found)
 }

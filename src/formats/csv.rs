@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::cells::Cells;
 use super::csv_codec::{self as codec, CsvError, Dialect, Record};
+use super::Sizes;
 use crate::classify::{ColumnClass, ColumnRules};
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
 
@@ -39,10 +40,32 @@ pub fn run<W: Write + ?Sized>(
     engine: &Engine,
     columns: &ColumnRules,
     input: &mut (dyn Read + Send),
+    output: Option<&mut W>,
+    dialect: Option<Dialect>,
+    opts: &RunOptions<'_>,
+    found: &mut dyn FnMut(&Located) -> io::Result<()>,
+) -> Result<Stats, PipelineError> {
+    let sizes = Sizes {
+        read: READ_SIZE,
+        chunk: usize::MAX,
+    };
+    run_sized(engine, columns, input, output, dialect, opts, found, sizes)
+}
+
+/// [`run`] with the stream read and cut at other sizes (tests and fuzzing): `read` bytes per
+/// read after the first (which stays [`READ_SIZE`] × 4, the header and classification
+/// sample), and chunks of at most `chunk` bytes of whole records (one record if longer).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn run_sized<W: Write + ?Sized>(
+    engine: &Engine,
+    columns: &ColumnRules,
+    input: &mut (dyn Read + Send),
     mut output: Option<&mut W>,
     dialect: Option<Dialect>,
     opts: &RunOptions<'_>,
     found: &mut dyn FnMut(&Located) -> io::Result<()>,
+    sizes: Sizes,
 ) -> Result<Stats, PipelineError> {
     let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE * 4);
     let eof = fill(input, &mut buf, READ_SIZE * 4, 0)?;
@@ -109,7 +132,7 @@ pub fn run<W: Write + ?Sized>(
     let mut stats = Stats::default();
     std::thread::scope(|scope| -> Result<(), PipelineError> {
         let reader =
-            scope.spawn(move || read_chunks(input, buf, header_end, eof, dialect, chunk_tx));
+            scope.spawn(move || read_chunks(input, buf, header_end, eof, dialect, sizes, chunk_tx));
         for _ in 0..threads {
             let (rx, tx) = (chunk_rx.clone(), done_tx.clone());
             // Each worker its own copy of the names: a finding clones its column's name, and
@@ -240,38 +263,49 @@ struct Done {
     error: Option<(CsvError, u64)>,
 }
 
-/// Reads the rest of the input and cuts it after the last whole record of every read; returns
-/// the total size of the input.
+/// Reads the rest of the input and cuts it after the last whole record of every read (or of
+/// every `sizes.chunk` bytes); returns the total size of the input.
 fn read_chunks(
     input: &mut (dyn Read + Send),
     mut buf: Vec<u8>,
     mut start: usize,
     mut eof: bool,
     dialect: Dialect,
+    sizes: Sizes,
     tx: crossbeam_channel::Sender<Chunk>,
 ) -> Result<u64, PipelineError> {
     let (mut base, mut seq) = (0u64, 0u64);
+    let chunk = sizes.chunk.max(1);
     loop {
-        let cut = if eof {
-            Some(buf.len())
-        } else {
-            codec::last_record_end(&buf, start, buf.len(), dialect)
-        };
-        match cut {
-            Some(cut) if cut > start => {
-                let chunk = Chunk {
-                    seq,
-                    base: base + start as u64,
-                    data: buf[start..cut].to_vec(),
-                };
-                seq += 1;
-                if tx.send(chunk).is_err() {
-                    // The consumer stopped; it reports why.
-                    return Ok(base + buf.len() as u64);
+        while start < buf.len() {
+            let limit = start.saturating_add(chunk).min(buf.len());
+            let whole = || match codec::last_record_end(&buf, start, buf.len(), dialect) {
+                Some(c) if c > start => Some(c),
+                _ => eof.then_some(buf.len()),
+            };
+            let cut = if limit == buf.len() && eof {
+                Some(buf.len())
+            } else if limit == buf.len() {
+                whole()
+            } else {
+                match codec::last_record_end(&buf, start, limit, dialect) {
+                    Some(c) if c > start => Some(c),
+                    // A record longer than a chunk: the records up to the end of the buffer.
+                    _ => whole(),
                 }
-                start = cut;
+            };
+            let Some(cut) = cut else { break };
+            let data = Chunk {
+                seq,
+                base: base + start as u64,
+                data: buf[start..cut].to_vec(),
+            };
+            seq += 1;
+            if tx.send(data).is_err() {
+                // The consumer stopped; it reports why.
+                return Ok(base + buf.len() as u64);
             }
-            _ => {}
+            start = cut;
         }
         if eof {
             return Ok(base + buf.len() as u64);
@@ -280,7 +314,7 @@ fn read_chunks(
         buf.drain(..start);
         base += start as u64;
         start = 0;
-        eof = fill(input, &mut buf, READ_SIZE, base)?;
+        eof = fill(input, &mut buf, sizes.read.max(1), base)?;
     }
 }
 
@@ -548,4 +582,130 @@ fn raw_offset(buf: &[u8], inner: usize, pos: usize, quote: u8) -> usize {
         dec += 1;
     }
     raw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::EntityFilter;
+    use crate::policy::Policy;
+    use crate::transform::{key::Key, Transformer};
+
+    /// A patients extract with every quoting case, its values drawn from a fixed seed: quoted
+    /// fields holding the delimiter, doubled quotes, LF and CRLF inside them, CRLF records,
+    /// empty fields, non-ASCII, and a last record without its line end.
+    fn extract(rows: usize) -> Vec<u8> {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut v = b"\xEF\xBB\xBFId,SSN,FIRST,NOTES,PHONE,AMOUNT\r\n".to_vec();
+        for i in 1..=rows {
+            let ssn = format!(
+                "{}-{:02}-{:04}",
+                100 + next(800),
+                1 + next(98),
+                1 + next(9998)
+            );
+            let first = ["Maria", "\"O'Neil, Jr\"", "José", "\"Wei \"\"W\"\"\""][next(4) as usize];
+            let note = match next(5) {
+                0 => format!("\"called, SSN {ssn}\r\nthen \"\"ok\"\"\""),
+                1 => "\"two\nlines\"".to_string(),
+                2 => format!("seen 2021-03-{:02} café", 1 + next(28)),
+                3 => String::new(),
+                _ => "\"\"".to_string(),
+            };
+            let phone = format!("(617) 555-{:04}", next(10_000));
+            v.extend_from_slice(
+                format!("c{i},{ssn},{first},{note},{phone},{}.5\r\n", next(999)).as_bytes(),
+            );
+        }
+        v.extend_from_slice(b"c0,536-22-8726,Ann,\"last, unterminated line\",,1");
+        v
+    }
+
+    #[test]
+    fn read_and_chunk_boundaries_anywhere_give_one_result() {
+        let engine = Engine {
+            detector: crate::detect::builtin().unwrap(),
+            transformer: Transformer::new(Policy::defaults(true), Key::from_bytes(&[7; 32]).ok()),
+            filter: EntityFilter::default(),
+            min_score: 0.5,
+        };
+        let columns = ColumnRules::builtin().unwrap();
+        let run_at = |data: &[u8], sizes: Sizes, threads: usize| {
+            let opts = RunOptions {
+                threads,
+                positions: true,
+                ..RunOptions::default()
+            };
+            let mut out = Vec::new();
+            let mut found = Vec::new();
+            run_sized(
+                &engine,
+                &columns,
+                &mut &data[..],
+                Some(&mut out),
+                None,
+                &opts,
+                &mut |l| {
+                    let at = (l.field.clone(), l.row, l.start, l.end, l.line, l.column);
+                    found.push((l.entity, at));
+                    Ok(())
+                },
+                sizes,
+            )
+            .map(|_| (out, found))
+            .map_err(|e| e.to_string())
+        };
+        let data = extract(150);
+        let default = Sizes {
+            read: READ_SIZE,
+            chunk: usize::MAX,
+        };
+        // The first read holds the header and the classification sample; a small file is read
+        // whole by it, so only the chunk size cuts here, and a larger file is read on at
+        // `read` bytes.
+        let big = extract(75_000);
+        assert!(big.len() > READ_SIZE * 4);
+        for data in [&data[..], &big[..]] {
+            let want = run_at(data, default, 1).unwrap();
+            assert!(want.1.len() > 300, "{}", want.1.len());
+            let (sizes, threads): (&[(usize, usize)], &[usize]) = if data.len() > READ_SIZE {
+                (&[(1, 1 << 12), (65_537, 97)], &[2])
+            } else {
+                (&[(1, 1), (1, 5), (7, 97), (61, 1 << 14)], &[1, 2])
+            };
+            for &(read, chunk) in sizes {
+                for &threads in threads {
+                    let got = run_at(data, Sizes { read, chunk }, threads).unwrap();
+                    assert!(
+                        got.0 == want.0,
+                        "read {read}, chunk {chunk}, {threads} threads"
+                    );
+                    assert_eq!(
+                        got.1, want.1,
+                        "read {read}, chunk {chunk}, {threads} threads"
+                    );
+                }
+            }
+        }
+        // Malformed: the same error (record, byte) at any size.
+        let mut bad = data.clone();
+        let at = bad.len() / 2;
+        bad.splice(at..at, b"\n1,\"open".iter().copied());
+        let mut stray = data.clone();
+        let at = stray.len() / 3;
+        let at = at + stray[at..].iter().position(|&b| b == b',').unwrap() + 1;
+        stray.splice(at..at, b"x\"y".iter().copied());
+        for data in [bad, stray] {
+            let want = run_at(&data, default, 1).unwrap_err();
+            for (read, chunk) in [(1, 1), (3, 17), (61, 1 << 10)] {
+                assert_eq!(run_at(&data, Sizes { read, chunk }, 2).unwrap_err(), want);
+            }
+        }
+    }
 }

@@ -118,3 +118,13 @@ pub(crate) fn read_more(
         })?;
     Ok(n < want)
 }
+
+/// How a streaming reader cuts its input: bytes per read, and at most bytes per worker chunk.
+/// Only tests and fuzz targets set them (the formats' `run_sized`), to put read and chunk
+/// boundaries everywhere in a small input; the output must not depend on them.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    pub read: usize,
+    pub chunk: usize,
+}

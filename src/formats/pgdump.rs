@@ -29,6 +29,7 @@ use super::cells::Cells;
 use super::pg_copy::{self, Encoding};
 use super::pg_sql::{self, End, Lex, StrKind, Tok, Token, Tokens};
 use super::sqltype::SqlType;
+use super::Sizes;
 use crate::classify::{ColumnClass, ColumnRules};
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
 use crate::policy::ColumnOverride;
@@ -40,22 +41,11 @@ pub const CHUNK: usize = 1 << 20;
 /// Bytes read at a time (at least).
 const READ_SIZE: usize = 1 << 20;
 
-/// How the reader cuts the stream: bytes read at a time and bytes per worker chunk. Only
-/// tests and fuzz targets change them, to put read and chunk boundaries everywhere in a small
-/// dump; the output must not depend on them.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub struct Sizes {
-    pub read: usize,
-    pub chunk: usize,
-}
-
-impl Sizes {
-    pub const DEFAULT: Sizes = Sizes {
-        read: READ_SIZE,
-        chunk: CHUNK,
-    };
-}
+/// The sizes [`run`] reads and cuts at.
+pub const SIZES: Sizes = Sizes {
+    read: READ_SIZE,
+    chunk: CHUNK,
+};
 /// The longest statement read whole (a multi-row INSERT); longer is an error, not a blow-up.
 pub const MAX_STATEMENT: usize = 512 << 20;
 
@@ -127,7 +117,7 @@ pub fn run<W: Write + ?Sized>(
     opts: &RunOptions<'_>,
     found: &mut dyn FnMut(&Located) -> io::Result<()>,
 ) -> Result<Stats, PipelineError> {
-    run_sized(engine, columns, input, output, opts, found, Sizes::DEFAULT)
+    run_sized(engine, columns, input, output, opts, found, SIZES)
 }
 
 /// [`run`] with the stream cut at other sizes (tests and fuzzing).
@@ -1872,7 +1862,7 @@ INSERT INTO public.patients OVERRIDING SYSTEM VALUE VALUES (5, '536-22-8726', 'E
             .unwrap();
             (out, found)
         };
-        let (want, want_found) = run_at(Sizes::DEFAULT, 1);
+        let (want, want_found) = run_at(SIZES, 1);
         assert!(want_found.len() > 300, "{}", want_found.len());
         assert!(!contains(&want, b"617-555-"));
         for read in [1, 2, 3, 7, 61, 4096] {
@@ -1908,7 +1898,7 @@ INSERT INTO public.patients OVERRIDING SYSTEM VALUE VALUES (5, '536-22-8726', 'E
                 .map(|_| out)
                 .map_err(|e| e.to_string())
             };
-            let base = at(Sizes::DEFAULT);
+            let base = at(SIZES);
             for sizes in [Sizes { read: 1, chunk: 1 }, Sizes { read: 5, chunk: 64 }] {
                 assert_eq!(at(sizes), base, "cut at {cut}, {sizes:?}");
             }
