@@ -37,3 +37,6 @@ pub mod policy;
 pub mod report;
 pub mod serve;
 pub mod transform;
+
+#[cfg(test)]
+mod test_rng;

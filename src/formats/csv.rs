@@ -595,32 +595,22 @@ mod tests {
     /// fields holding the delimiter, doubled quotes, LF and CRLF inside them, CRLF records,
     /// empty fields, non-ASCII, and a last record without its line end.
     fn extract(rows: usize) -> Vec<u8> {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::test_rng::Rng(0x9e37_79b9_7f4a_7c15);
         let mut v = b"\xEF\xBB\xBFId,SSN,FIRST,NOTES,PHONE,AMOUNT\r\n".to_vec();
         for i in 1..=rows {
-            let ssn = format!(
-                "{}-{:02}-{:04}",
-                100 + next(800),
-                1 + next(98),
-                1 + next(9998)
-            );
-            let first = ["Maria", "\"O'Neil, Jr\"", "José", "\"Wei \"\"W\"\"\""][next(4) as usize];
-            let note = match next(5) {
+            let ssn = rng.ssn();
+            let first =
+                ["Maria", "\"O'Neil, Jr\"", "José", "\"Wei \"\"W\"\"\""][rng.below(4) as usize];
+            let note = match rng.below(5) {
                 0 => format!("\"called, SSN {ssn}\r\nthen \"\"ok\"\"\""),
                 1 => "\"two\nlines\"".to_string(),
-                2 => format!("seen 2021-03-{:02} café", 1 + next(28)),
+                2 => format!("seen 2021-03-{:02} café", 1 + rng.below(28)),
                 3 => String::new(),
                 _ => "\"\"".to_string(),
             };
-            let phone = format!("(617) 555-{:04}", next(10_000));
+            let phone = format!("(617) 555-{:04}", rng.below(10_000));
             v.extend_from_slice(
-                format!("c{i},{ssn},{first},{note},{phone},{}.5\r\n", next(999)).as_bytes(),
+                format!("c{i},{ssn},{first},{note},{phone},{}.5\r\n", rng.below(999)).as_bytes(),
             );
         }
         v.extend_from_slice(b"c0,536-22-8726,Ann,\"last, unterminated line\",,1");

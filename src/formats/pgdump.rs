@@ -1487,6 +1487,15 @@ mod tests {
         input: &[u8],
         threads: usize,
     ) -> Result<(Vec<u8>, Vec<Located>), PipelineError> {
+        scrub_sized(engine, input, threads, SIZES)
+    }
+
+    fn scrub_sized(
+        engine: &Engine,
+        input: &[u8],
+        threads: usize,
+        sizes: Sizes,
+    ) -> Result<(Vec<u8>, Vec<Located>), PipelineError> {
         let columns = ColumnRules::builtin().unwrap();
         let opts = RunOptions {
             threads,
@@ -1494,7 +1503,7 @@ mod tests {
         };
         let mut out = Vec::new();
         let mut found = Vec::new();
-        run(
+        run_sized(
             engine,
             &columns,
             &mut &input[..],
@@ -1504,6 +1513,7 @@ mod tests {
                 found.push(l.clone());
                 Ok(())
             },
+            sizes,
         )?;
         Ok((out, found))
     }
@@ -1771,50 +1781,37 @@ INSERT INTO public.patients OVERRIDING SYSTEM VALUE VALUES (5, '536-22-8726', 'E
 
     /// A dump with every kind of statement and block, its values drawn from a fixed seed.
     fn mixed_dump(rows: usize) -> String {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::test_rng::Rng(0x2545_f491_4f6c_dd1d);
         let mut d = format!("{HEAD}{DDL}");
         d.push_str(
             "COPY public.patients (id, ssn, first_name, dob, notes, photo, tags) FROM stdin;\n",
         );
         for i in 1..=rows {
-            let ssn = format!(
-                "{}-{:02}-{:04}",
-                100 + next(800),
-                1 + next(98),
-                1 + next(9998)
-            );
-            let note = match next(5) {
+            let ssn = rng.ssn();
+            let note = match rng.below(5) {
                 0 => format!(
                     "Called back on 2021-03-{:02}; SSN {ssn} confirmed \\. done",
-                    1 + next(28)
+                    1 + rng.below(28)
                 ),
                 1 => "stable \\N not null\\tand a tab".to_string(),
-                2 => format!("café \\\\ back\\nslash; call 617-555-{:04}", next(10000)),
+                2 => format!(
+                    "café \\\\ back\\nslash; call 617-555-{:04}",
+                    rng.below(10000)
+                ),
                 3 => "\\.".to_string(),
                 _ => "no findings in this one".to_string(),
             };
-            let first = ["Maria", "José", "O'Neil", "Wei"][next(4) as usize];
+            let first = ["Maria", "José", "O'Neil", "Wei"][rng.below(4) as usize];
             d.push_str(&format!(
                 "{i}\t{ssn}\t{first}\t19{:02}-0{}-1{}\t{note}\t\\\\x00ff\t{{a,\"b;c\"}}\n",
-                10 + next(89),
-                1 + next(9),
-                next(10)
+                10 + rng.below(89),
+                1 + rng.below(9),
+                rng.below(10)
             ));
         }
         d.push_str("\\.\n\n-- a comment; with 'quotes\n");
         for i in 1..=rows / 2 {
-            let ssn = format!(
-                "{}-{:02}-{:04}",
-                100 + next(800),
-                1 + next(98),
-                1 + next(9998)
-            );
+            let ssn = rng.ssn();
             d.push_str(&format!(
                 "INSERT INTO public.patients (id, ssn, first_name, notes) VALUES ({i}, '{ssn}', 'Ann', E'line\\n;two ''{ssn}''\\\\'), ({}, NULL, $$x$$, 'a\nb;');\n",
                 i + rows
@@ -1831,35 +1828,12 @@ INSERT INTO public.patients OVERRIDING SYSTEM VALUE VALUES (5, '536-22-8726', 'E
     fn read_and_chunk_boundaries_anywhere_give_one_result() {
         let dump = mixed_dump(120);
         let e = engine(Vec::new());
-        let columns = ColumnRules::builtin().unwrap();
         let run_at = |sizes: Sizes, threads: usize| {
-            let opts = RunOptions {
-                threads,
-                ..RunOptions::default()
-            };
-            let mut out = Vec::new();
-            let mut found = Vec::new();
-            run_sized(
-                &e,
-                &columns,
-                &mut dump.as_bytes(),
-                Some(&mut out),
-                &opts,
-                &mut |l| {
-                    found.push((
-                        l.entity,
-                        l.field.clone(),
-                        l.row,
-                        l.start,
-                        l.end,
-                        l.line,
-                        l.column,
-                    ));
-                    Ok(())
-                },
-                sizes,
-            )
-            .unwrap();
+            let (out, found) = scrub_sized(&e, dump.as_bytes(), threads, sizes).unwrap();
+            let found: Vec<_> = found
+                .into_iter()
+                .map(|l| (l.entity, l.field, l.row, l.start, l.end, l.line, l.column))
+                .collect();
             (out, found)
         };
         let (want, want_found) = run_at(SIZES, 1);
@@ -1884,19 +1858,9 @@ INSERT INTO public.patients OVERRIDING SYSTEM VALUE VALUES (5, '536-22-8726', 'E
         for cut in (0..dump.len()).step_by(dump.len() / 23) {
             let part = &dump.as_bytes()[..cut];
             let at = |sizes: Sizes| {
-                let opts = RunOptions::default();
-                let mut out = Vec::new();
-                run_sized(
-                    &e,
-                    &columns,
-                    &mut &part[..],
-                    Some(&mut out),
-                    &opts,
-                    &mut |_| Ok(()),
-                    sizes,
-                )
-                .map(|_| out)
-                .map_err(|e| e.to_string())
+                scrub_sized(&e, part, 1, sizes)
+                    .map(|(out, _)| out)
+                    .map_err(|e| e.to_string())
             };
             let base = at(SIZES);
             for sizes in [Sizes { read: 1, chunk: 1 }, Sizes { read: 5, chunk: 64 }] {
