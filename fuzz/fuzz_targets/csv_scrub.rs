@@ -21,23 +21,19 @@ const DEFAULT: Sizes = Sizes {
 };
 
 fn scrub_sized(data: &[u8], dialect: Option<Dialect>, sizes: Sizes) -> common::Outcome {
-    let engine = common::engine();
-    let mut out = Vec::new();
-    let mut found = Vec::new();
-    let r = phiscrub::formats::csv::run_sized(
-        &engine,
-        common::columns(),
-        &mut &data[..],
-        Some(&mut out),
-        dialect,
-        &common::opts(),
-        &mut |l| {
-            found.push(l.clone());
-            Ok(())
-        },
-        sizes,
-    );
-    common::Outcome::from(r.map(|_| ()), out, found)
+    common::scrub_with(|engine, out, found| {
+        let opts = common::opts();
+        phiscrub::formats::csv::run_sized(
+            engine,
+            common::columns(),
+            &mut &data[..],
+            Some(out),
+            dialect,
+            &opts,
+            found,
+            sizes,
+        )
+    })
 }
 
 fuzz_target!(|data: &[u8]| {

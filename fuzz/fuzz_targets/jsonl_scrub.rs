@@ -8,22 +8,18 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 
 fn scrub(data: &[u8], document: bool) -> common::Outcome {
-    let engine = common::engine();
-    let mut out = Vec::new();
-    let mut found = Vec::new();
-    let r = phiscrub::formats::jsonl::run(
-        &engine,
-        common::columns(),
-        &mut &data[..],
-        Some(&mut out),
-        document,
-        &common::opts(),
-        &mut |l| {
-            found.push(l.clone());
-            Ok(())
-        },
-    );
-    common::Outcome::from(r.map(|_| ()), out, found)
+    common::scrub_with(|engine, out, found| {
+        let opts = common::opts();
+        phiscrub::formats::jsonl::run(
+            engine,
+            common::columns(),
+            &mut &data[..],
+            Some(out),
+            document,
+            &opts,
+            found,
+        )
+    })
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -8,27 +8,23 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 
 fn scrub(data: &[u8]) -> common::Outcome {
-    let engine = common::engine();
-    let mut out = Vec::new();
-    let mut found = Vec::new();
     // Small read and chunk sizes, so a few bytes of input cross many boundaries (the
     // defaults, 1 MiB, are never reached here). Fixed by the input's length, so both runs of
     // `check` cut alike.
     let (read, chunk) = (1 + data.len() % 61, 1 + data.len() / 61 % 127);
-    let r = phiscrub::formats::mysqldump::run_sized(
-        &engine,
-        common::columns(),
-        &mut &data[..],
-        Some(&mut out),
-        &common::opts(),
-        &mut |l| {
-            found.push(l.clone());
-            Ok(())
-        },
-        read,
-        chunk,
-    );
-    common::Outcome::from(r.map(|_| ()), out, found)
+    common::scrub_with(|engine, out, found| {
+        let opts = common::opts();
+        phiscrub::formats::mysqldump::run_sized(
+            engine,
+            common::columns(),
+            &mut &data[..],
+            Some(out),
+            &opts,
+            found,
+            read,
+            chunk,
+        )
+    })
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -33,21 +33,10 @@ fn path() -> &'static PathBuf {
 fn scrub(data: &[u8]) -> common::Outcome {
     let p = path();
     std::fs::write(p, data).expect("write the temporary Parquet file");
-    let engine = common::engine();
-    let mut out = Vec::new();
-    let mut found = Vec::new();
-    let r = phiscrub::formats::parquet::run(
-        &engine,
-        common::columns(),
-        p,
-        Some(&mut out),
-        &common::opts(),
-        &mut |l| {
-            found.push(l.clone());
-            Ok(())
-        },
-    );
-    common::Outcome::from(r.map(|_| ()), out, found)
+    common::scrub_with(|engine, out, found| {
+        let opts = common::opts();
+        phiscrub::formats::parquet::run(engine, common::columns(), p, Some(out), &opts, found)
+    })
 }
 
 fn install_hook() {

@@ -64,6 +64,25 @@ pub fn opts() -> RunOptions<'static> {
     }
 }
 
+/// Runs one scrub with a fresh [`engine`], collecting what it writes and finds: `run` is
+/// the format's entry point, given the engine, the output and the findings' sink.
+pub fn scrub_with<S>(
+    run: impl FnOnce(
+        &Engine,
+        &mut Vec<u8>,
+        &mut dyn FnMut(&Located) -> std::io::Result<()>,
+    ) -> Result<S, PipelineError>,
+) -> Outcome {
+    let engine = engine();
+    let mut out = Vec::new();
+    let mut found = Vec::new();
+    let r = run(&engine, &mut out, &mut |l| {
+        found.push(l.clone());
+        Ok(())
+    });
+    Outcome::from(r.map(|_| ()), out, found)
+}
+
 /// What one scrub gave: output bytes and findings, or the error's message.
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
