@@ -115,6 +115,18 @@ impl Encoding {
     }
 }
 
+/// Appends `c` as a three-digit octal escape (`\\225`), which both COPY text and `E'…'`
+/// strings read back as that byte.
+#[inline]
+pub fn push_octal(c: u8, out: &mut Vec<u8>) {
+    out.extend_from_slice(&[
+        b'\\',
+        b'0' + (c >> 6),
+        b'0' + ((c >> 3) & 7),
+        b'0' + (c & 7),
+    ]);
+}
+
 /// Whether a raw field is the NULL marker.
 #[inline]
 pub fn is_null(raw: &[u8]) -> bool {
@@ -296,12 +308,7 @@ pub fn encode(value: &[u8], enc: Encoding, out: &mut Vec<u8>) {
             let broken = (c >= 0x80 && enc.cut_short(value, i))
                 || value[i + 1..i + n].iter().any(|&t| t < 0x20 || t == 0x7F);
             if c < 0x20 || c == 0x7F || broken {
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'0' + (c >> 6),
-                    b'0' + ((c >> 3) & 7),
-                    b'0' + (c & 7),
-                ]);
+                push_octal(c, out);
                 i += 1;
             } else {
                 out.extend_from_slice(&value[i..i + n]);

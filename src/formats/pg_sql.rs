@@ -566,14 +566,7 @@ pub fn encode_str(value: &[u8], kind: StrKind, enc: Encoding, out: &mut Vec<u8>)
         match c {
             b'\'' => out.extend_from_slice(b"''"),
             b'\\' if esc => out.extend_from_slice(b"\\\\"),
-            c if c >= 0x80 && esc && enc.cut_short(value, i) => {
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'0' + (c >> 6),
-                    b'0' + ((c >> 3) & 7),
-                    b'0' + (c & 7),
-                ]);
-            }
+            c if c >= 0x80 && esc && enc.cut_short(value, i) => super::pg_copy::push_octal(c, out),
             c if c >= 0x80 => {
                 let n = enc.char_len(value, i);
                 out.extend_from_slice(&value[i..i + n]);

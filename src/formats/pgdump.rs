@@ -1370,9 +1370,9 @@ impl Worker<'_> {
                                 &cells.value
                             };
                             match kind {
-                                Some(StrKind::Standard)
-                                    if !pg_sql::plain_can_hold(new, lex.enc) =>
-                                {
+                                // A plain string cannot hold every value: `write_literal`
+                                // picks the form.
+                                Some(StrKind::Standard) => {
                                     out.extend_from_slice(&data[copied..tok.start]);
                                     pg_sql::write_literal(new, lex, out);
                                     copied = tok.end;
