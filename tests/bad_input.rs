@@ -45,29 +45,37 @@ fn parquet(f: impl FnOnce(&Path)) -> Vec<u8> {
     std::fs::read(p).unwrap()
 }
 
+/// One batch written as a Parquet file with the writer's `opts`.
+fn parquet_of(
+    batch: arrow_array::RecordBatch,
+    opts: parquet::arrow::arrow_writer::ArrowWriterOptions,
+) -> Vec<u8> {
+    parquet(|p| {
+        let f = std::fs::File::create(p).unwrap();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new_with_options(f, batch.schema(), opts).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    })
+}
+
 fn numbers_parquet() -> Vec<u8> {
     use arrow_array::{Float64Array, Int64Array, RecordBatch};
     use arrow_schema::{DataType, Field, Schema};
     use std::sync::Arc;
-    parquet(|p| {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("n", DataType::Int64, false),
-            Field::new("x", DataType::Float64, true),
-        ]));
-        let b = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(Int64Array::from(vec![536_228_726, 2, 3])),
-                Arc::new(Float64Array::from(vec![1.5, 2.5, 3.5])),
-            ],
-        )
-        .unwrap();
-        let mut w =
-            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(p).unwrap(), schema, None)
-                .unwrap();
-        w.write(&b).unwrap();
-        w.close().unwrap();
-    })
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("n", DataType::Int64, false),
+        Field::new("x", DataType::Float64, true),
+    ]));
+    let b = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(vec![536_228_726, 2, 3])),
+            Arc::new(Float64Array::from(vec![1.5, 2.5, 3.5])),
+        ],
+    )
+    .unwrap();
+    parquet_of(b, Default::default())
 }
 
 /// A Parquet file whose embedded Arrow schema (the `ARROW:schema` footer entry) makes the
@@ -100,35 +108,30 @@ fn panicking_schema_parquet() -> Vec<u8> {
     });
     std::panic::set_hook(quiet);
     let bad = bad.expect("some one-byte change of the schema panics the reader");
-    parquet(|p| {
-        use arrow_array::{Int64Array, RecordBatch, StringArray};
-        use arrow_schema::{DataType, Field, Schema};
-        use parquet::arrow::arrow_writer::ArrowWriterOptions;
-        use parquet::file::properties::WriterProperties;
-        use std::sync::Arc;
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("n", DataType::Int64, false),
-            Field::new("ssn", DataType::Utf8, true),
-        ]));
-        let b = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(Int64Array::from(vec![1, 2])),
-                Arc::new(StringArray::from(vec![SSN, "x"])),
-            ],
-        )
-        .unwrap();
-        let props = WriterProperties::builder()
-            .set_key_value_metadata(Some(vec![KeyValue::new("ARROW:schema".into(), bad)]))
-            .build();
-        let opts = ArrowWriterOptions::new()
-            .with_properties(props)
-            .with_skip_arrow_metadata(true);
-        let f = std::fs::File::create(p).unwrap();
-        let mut w = parquet::arrow::ArrowWriter::try_new_with_options(f, schema, opts).unwrap();
-        w.write(&b).unwrap();
-        w.close().unwrap();
-    })
+    use arrow_array::{Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::arrow::arrow_writer::ArrowWriterOptions;
+    use parquet::file::properties::WriterProperties;
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("n", DataType::Int64, false),
+        Field::new("ssn", DataType::Utf8, true),
+    ]));
+    let b = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2])),
+            Arc::new(StringArray::from(vec![SSN, "x"])),
+        ],
+    )
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(vec![KeyValue::new("ARROW:schema".into(), bad)]))
+        .build();
+    let opts = ArrowWriterOptions::new()
+        .with_properties(props)
+        .with_skip_arrow_metadata(true);
+    parquet_of(b, opts)
 }
 
 fn same_bytes(src: &[u8], out: &[u8]) {
