@@ -8,10 +8,7 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 
 fn scrub(data: &[u8]) -> common::Outcome {
-    // Small read and chunk sizes, so a few bytes of input cross many boundaries (the
-    // defaults, 1 MiB, are never reached here). Fixed by the input's length, so both runs of
-    // `check` cut alike.
-    let (read, chunk) = (1 + data.len() % 61, 1 + data.len() / 61 % 127);
+    let sizes = common::small_sizes(data.len());
     common::scrub_with(|engine, out, found| {
         let opts = common::opts();
         phiscrub::formats::mysqldump::run_sized(
@@ -21,8 +18,8 @@ fn scrub(data: &[u8]) -> common::Outcome {
             Some(out),
             &opts,
             found,
-            read,
-            chunk,
+            sizes.read,
+            sizes.chunk,
         )
     })
 }

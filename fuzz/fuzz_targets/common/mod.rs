@@ -83,6 +83,16 @@ pub fn scrub_with<S>(
     Outcome::from(r.map(|_| ()), out, found)
 }
 
+/// Small read and chunk sizes for an input of `len` bytes, so a few bytes of input cross many
+/// read and chunk boundaries (the defaults, 1 MiB, are never reached by a fuzz input). Fixed
+/// by the length, so both runs of [`check`] cut alike.
+pub fn small_sizes(len: usize) -> phiscrub::formats::Sizes {
+    phiscrub::formats::Sizes {
+        read: 1 + len % 61,
+        chunk: 1 + len / 61 % 127,
+    }
+}
+
 /// What one scrub gave: output bytes and findings, or the error's message.
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
