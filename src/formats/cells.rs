@@ -56,6 +56,9 @@ pub struct Cells<'e> {
     checked: bool,
     /// Whole-cell findings by entity not yet handed on ([`RunOptions::tally`]).
     tally: Vec<u64>,
+    /// Columns (by the name's address) whose values were permuted as ids, with the entity:
+    /// what [`Cells::permuted_as`] tells a format that prefetches the next chunk's ids.
+    permuted: Vec<(usize, Entity)>,
 }
 
 /// Slots of the by-address memo of column overrides.
@@ -89,6 +92,7 @@ impl<'e> Cells<'e> {
             clean: CleanCells::default(),
             checked: false,
             tally: vec![0; Entity::ALL.len()],
+            permuted: Vec::new(),
         }
     }
 
@@ -171,6 +175,12 @@ impl<'e> Cells<'e> {
         if id.is_some() {
             self.cache.store(value, &self.value, shaped);
         }
+        if let (true, Some(f)) = (bijective, field) {
+            let f = Arc::as_ptr(f).cast::<u8>() as usize;
+            if !self.permuted.contains(&(f, e)) {
+                self.permuted.push((f, e));
+            }
+        }
         Replaced {
             shaped,
             checked: bijective,
@@ -191,6 +201,20 @@ impl<'e> Cells<'e> {
         }
         let offset = self.offset();
         t.apply_offset(action, e, value, offset, &mut self.value);
+    }
+
+    /// The engine the cells are rewritten with.
+    pub fn engine(&self) -> &'e Engine {
+        self.engine
+    }
+
+    /// The entity the values of column `field` were permuted as, once one was: a format
+    /// can then hand the column's next values to [`Transformer::prefetch_digits`].
+    ///
+    /// [`Transformer::prefetch_digits`]: crate::transform::Transformer::prefetch_digits
+    pub fn permuted_as(&self, field: &Arc<str>) -> Option<Entity> {
+        let f = Arc::as_ptr(field).cast::<u8>() as usize;
+        self.permuted.iter().find(|(p, _)| *p == f).map(|(_, e)| *e)
     }
 
     /// Records the policy override of `field` ahead of time, for a format that resolves the

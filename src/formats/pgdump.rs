@@ -31,6 +31,7 @@ use super::pg_sql::{self, End, Lex, StrKind, Tok, Token, Tokens};
 use super::sqltype::SqlType;
 use super::Sizes;
 use crate::classify::{ColumnClass, ColumnRules};
+use crate::entity::Entity;
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
 use crate::policy::ColumnOverride;
 
@@ -1189,6 +1190,7 @@ impl Worker<'_> {
         let (mut row, mut start, mut copied) = (0u64, 0usize, 0usize);
         if scrub {
             out.reserve(data.len() + 256);
+            self.prefetch_ids(data, t, enc);
         }
         while start < data.len() {
             let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |p| start + p);
@@ -1274,6 +1276,48 @@ impl Worker<'_> {
             out.extend_from_slice(&data[copied..]);
         }
         Ok(row)
+    }
+
+    /// Hands the chunk's values of the integer columns whose ids were permuted before (in an
+    /// earlier chunk of this table) to the permutation to work out side by side: an id
+    /// alone is most of a key table's scrub. Columns of one entity (a key and a foreign key
+    /// to it may share a permutation) go in one list, row by row, the order the rows then
+    /// ask for them. A row that would not parse is left to the pass that reports it.
+    fn prefetch_ids(&mut self, data: &[u8], t: &Table, enc: Encoding) {
+        let cols: Vec<(usize, Entity, u128)> = t
+            .cols
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match (&c.class.sql_type, c.skip) {
+                (Some(SqlType::Integer { max, .. }), false) => {
+                    Some((i, self.cells.permuted_as(&c.field)?, *max))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut groups: Vec<(Entity, Vec<(usize, u128)>)> = Vec::new();
+        for (i, e, max) in cols {
+            match groups.iter_mut().find(|g| g.0 == e) {
+                Some(g) => g.1.push((i, max)),
+                None => groups.push((e, vec![(i, max)])),
+            }
+        }
+        let t = &self.cells.engine().transformer;
+        for (e, cols) in &groups {
+            let mut values: Vec<(&[u8], Option<u128>)> = Vec::new();
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len())) {
+                let line = &data[start..end];
+                start = end + 1;
+                pg_copy::split_fields(line, enc, &mut self.spans);
+                for &(i, max) in cols {
+                    if let Some(s) = self.spans.get(i) {
+                        values.push((line[s.clone()].trim_ascii(), Some(max)));
+                    }
+                }
+            }
+            t.prefetch_digits(*e, values);
+        }
     }
 
     /// Rewrites whole INSERT statements; returns the number of rows (tuples).

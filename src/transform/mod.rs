@@ -220,6 +220,19 @@ impl Transformer {
         }
     }
 
+    /// Works out ahead, many side by side, what [`Transformer::permute_digits`] will answer
+    /// for `values` with their columns' limits (see [`permute::prefetch`]); nothing without
+    /// a key.
+    pub fn prefetch_digits<'v>(
+        &self,
+        entity: Entity,
+        values: impl IntoIterator<Item = (&'v [u8], Option<u128>)>,
+    ) {
+        if let Some(k) = &self.round_key {
+            permute::prefetch(k, entity, values);
+        }
+    }
+
     /// Appends a keyed UUID standing for `value` (random-version layout, 122 keyed bits), or
     /// the nil UUID without a key: for `uuid` columns, where a token would not load.
     pub fn uuid_for(&self, entity: Entity, value: &[u8], out: &mut Vec<u8>) {
