@@ -34,7 +34,9 @@ use super::cells::Cells;
 use super::mysql_sql::{self as sql, Charset, LexError, Lit, Mode, Splitter, Tok, TokKind, Value};
 use super::sqltype::SqlType;
 use crate::classify::{ColumnClass, ColumnRules};
+use crate::entity::Entity;
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
+use crate::transform::IdBatch;
 
 /// Rows of a table sampled to classify its columns.
 pub const SAMPLE_ROWS: usize = 200;
@@ -260,6 +262,9 @@ fn work(
     let mut error = None;
     let mut cursor = 0;
     let empty: Vec<Arc<Col>> = Vec::new();
+    if scrub {
+        prefetch_ids(cells, &chunk);
+    }
     'rows: for row in &chunk.rows {
         let (cols, subject) = match row.layout.classes.get() {
             Some(c) => (&c.cols, c.subject),
@@ -386,6 +391,51 @@ fn work(
         },
         error,
     }
+}
+
+/// Hands the unit's values of the integer columns whose ids were permuted before (in an
+/// earlier unit) to the permutation to work out side by side (see
+/// [`Transformer::prefetch_digits`]): an id alone is most of a key table's scrub. Columns of
+/// one entity, across the unit's tables (a key and the foreign keys to it), go in one list in
+/// the order the rows then ask for them.
+///
+/// [`Transformer::prefetch_digits`]: crate::transform::Transformer::prefetch_digits
+fn prefetch_ids(cells: &Cells<'_>, chunk: &Chunk) {
+    let data = &chunk.data;
+    let mut batch = IdBatch::default();
+    // The id columns of the last layout seen: a unit's rows mostly share one.
+    let mut last: Option<&Arc<Layout>> = None;
+    let mut ids: Vec<(usize, Entity, u128)> = Vec::new();
+    for row in &chunk.rows {
+        if last.is_none_or(|l| !Arc::ptr_eq(l, &row.layout)) {
+            last = Some(&row.layout);
+            ids.clear();
+            if let Some(c) = row.layout.classes.get() {
+                ids.extend(
+                    c.cols
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, c)| match c.class.sql_type {
+                            Some(SqlType::Integer { max, .. }) => {
+                                Some((i, cells.permuted_as(&c.field)?, max))
+                            }
+                            _ => None,
+                        }),
+                );
+            }
+        }
+        let vals = &chunk.vals[row.vals.clone()];
+        for &(i, e, max) in &ids {
+            // A quoted number is as good; one with escapes is no number and is left out.
+            match vals.get(i) {
+                Some(v) if matches!(v.lit, Lit::Number | Lit::Str(_)) => {
+                    batch.push(e, data[v.body.clone()].trim_ascii(), Some(max));
+                }
+                _ => {}
+            }
+        }
+    }
+    cells.engine().transformer.prefetch_digits(batch);
 }
 
 /// A `JSON` column's document: each string and number inside is a cell named

@@ -34,6 +34,7 @@ use crate::classify::{ColumnClass, ColumnRules};
 use crate::entity::Entity;
 use crate::pipeline::{Engine, Located, PipelineError, RunOptions, Stats};
 use crate::policy::ColumnOverride;
+use crate::transform::IdBatch;
 
 /// Rows sampled to classify a table's columns.
 pub const SAMPLE_ROWS: usize = 200;
@@ -1284,7 +1285,7 @@ impl Worker<'_> {
     /// to it may share a permutation) go in one list, row by row, the order the rows then
     /// ask for them. A row that would not parse is left to the pass that reports it.
     fn prefetch_ids(&mut self, data: &[u8], t: &Table, enc: Encoding) {
-        let cols: Vec<(usize, Entity, u128)> = t
+        let ids: Vec<(usize, Entity, u128)> = t
             .cols
             .iter()
             .enumerate()
@@ -1295,29 +1296,22 @@ impl Worker<'_> {
                 _ => None,
             })
             .collect();
-        let mut groups: Vec<(Entity, Vec<(usize, u128)>)> = Vec::new();
-        for (i, e, max) in cols {
-            match groups.iter_mut().find(|g| g.0 == e) {
-                Some(g) => g.1.push((i, max)),
-                None => groups.push((e, vec![(i, max)])),
-            }
+        if ids.is_empty() {
+            return;
         }
-        let t = &self.cells.engine().transformer;
-        for (e, cols) in &groups {
-            let mut values: Vec<(&[u8], Option<u128>)> = Vec::new();
-            let mut start = 0;
-            for end in memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len())) {
-                let line = &data[start..end];
-                start = end + 1;
-                pg_copy::split_fields(line, enc, &mut self.spans);
-                for &(i, max) in cols {
-                    if let Some(s) = self.spans.get(i) {
-                        values.push((line[s.clone()].trim_ascii(), Some(max)));
-                    }
+        let mut batch = IdBatch::default();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len())) {
+            let line = &data[start..end];
+            start = end + 1;
+            pg_copy::split_fields(line, enc, &mut self.spans);
+            for &(i, e, max) in &ids {
+                if let Some(s) = self.spans.get(i) {
+                    batch.push(e, line[s.clone()].trim_ascii(), Some(max));
                 }
             }
-            t.prefetch_digits(*e, values);
         }
+        self.cells.engine().transformer.prefetch_digits(batch);
     }
 
     /// Rewrites whole INSERT statements; returns the number of rows (tuples).

@@ -221,15 +221,12 @@ impl Transformer {
     }
 
     /// Works out ahead, many side by side, what [`Transformer::permute_digits`] will answer
-    /// for `values` with their columns' limits (see [`permute::prefetch`]); nothing without
-    /// a key.
-    pub fn prefetch_digits<'v>(
-        &self,
-        entity: Entity,
-        values: impl IntoIterator<Item = (&'v [u8], Option<u128>)>,
-    ) {
+    /// for the ids of `batch` (see [`permute::prefetch`]); nothing without a key.
+    pub fn prefetch_digits(&self, batch: IdBatch<'_>) {
         if let Some(k) = &self.round_key {
-            permute::prefetch(k, entity, values);
+            for (entity, values) in batch.lists {
+                permute::prefetch(k, entity, values);
+            }
         }
     }
 
@@ -325,6 +322,26 @@ fn age90(value: &[u8], out: &mut Vec<u8>) {
             out.extend_from_slice(&value[end..]);
         }
         None => out.extend_from_slice(b"90+"),
+    }
+}
+
+/// A work unit's ids with their columns' limits, one list per entity in the order the rows
+/// will ask for them: a key and the foreign keys to it share a permutation, so they share a
+/// list (see [`Transformer::prefetch_digits`]).
+#[derive(Default)]
+pub struct IdBatch<'v> {
+    lists: Vec<(Entity, Vec<Id<'v>>)>,
+}
+
+/// An id's text and its column's limit, as [`Transformer::permute_digits`] gets them.
+type Id<'v> = (&'v [u8], Option<u128>);
+
+impl<'v> IdBatch<'v> {
+    pub fn push(&mut self, entity: Entity, value: &'v [u8], max: Option<u128>) {
+        match self.lists.iter_mut().find(|l| l.0 == entity) {
+            Some(l) => l.1.push((value, max)),
+            None => self.lists.push((entity, vec![(value, max)])),
+        }
     }
 }
 
