@@ -428,6 +428,18 @@ impl Plan<'_> {
     }
 }
 
+/// Powers of ten up to the 38 digits [`plan`] takes: `u128::pow` is a loop of 128-bit
+/// multiplies, paid twice per id.
+const POW10: [u128; 39] = {
+    let mut t = [1u128; 39];
+    let mut i = 1;
+    while i < t.len() {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
 /// The plan of `value` under the column limit `max`, or `None` when [`digits`] refuses it.
 fn plan(value: &[u8], max: Option<u128>) -> Option<Plan<'_>> {
     let (sign, body) = match value.first() {
@@ -448,7 +460,7 @@ fn plan(value: &[u8], max: Option<u128>) -> Option<Plan<'_>> {
             .fold(0u128, |acc, d| acc * 10 + u128::from(d - b'0'))
     };
     let padded = body[0] == b'0' && width > 1;
-    let top = 10u128.pow(width) - 1;
+    let top = POW10[width as usize] - 1;
     // One digit: 0 stays 0 and 1..=9 permute among themselves, so a positive id stays positive
     // (a `CHECK (id > 0)` holds) and the map is still a bijection of 0..=9.
     let lo = if width == 1 && x == 0 {
@@ -456,7 +468,7 @@ fn plan(value: &[u8], max: Option<u128>) -> Option<Plan<'_>> {
     } else if padded {
         0
     } else {
-        10u128.pow(width - 1)
+        POW10[width as usize - 1]
     };
     let hi = match max {
         Some(m) if m >= lo && m < top && !padded => m,
@@ -716,6 +728,13 @@ mod tests {
                 permute_in(k, e, lo, hi, x),
                 "{i}"
             );
+        }
+    }
+
+    #[test]
+    fn powers_of_ten() {
+        for (i, p) in POW10.iter().enumerate() {
+            assert_eq!(*p, 10u128.pow(i as u32), "10^{i}");
         }
     }
 
