@@ -57,7 +57,7 @@ pub struct Cells<'e> {
     /// Whole-cell findings by entity not yet handed on ([`RunOptions::tally`]).
     tally: Vec<u64>,
     /// Columns (by the name's address) whose values were permuted as ids, with the entity:
-    /// what [`Cells::permuted_as`] tells a format that prefetches the next chunk's ids.
+    /// what [`Cells::permuted_id`] tells a format that prefetches the next chunk's ids.
     permuted: Vec<(usize, Entity)>,
 }
 
@@ -208,13 +208,18 @@ impl<'e> Cells<'e> {
         self.engine
     }
 
-    /// The entity the values of column `field` were permuted as, once one was: a format
-    /// can then hand the column's next values to [`Transformer::prefetch_digits`].
+    /// The entity and the type's limit under which the integer column `field` (of class
+    /// `class`) had its ids permuted, once one was: a format can then hand the column's next
+    /// values to [`Transformer::prefetch_digits`].
     ///
     /// [`Transformer::prefetch_digits`]: crate::transform::Transformer::prefetch_digits
-    pub fn permuted_as(&self, field: &Arc<str>) -> Option<Entity> {
+    pub fn permuted_id(&self, class: &ColumnClass, field: &Arc<str>) -> Option<(Entity, u128)> {
+        let Some(SqlType::Integer { max, .. }) = class.sql_type else {
+            return None;
+        };
         let f = Arc::as_ptr(field).cast::<u8>() as usize;
-        self.permuted.iter().find(|(p, _)| *p == f).map(|(_, e)| *e)
+        let e = self.permuted.iter().find(|(p, _)| *p == f)?.1;
+        Some((e, max))
     }
 
     /// Records the policy override of `field` ahead of time, for a format that resolves the
@@ -843,6 +848,45 @@ mod tests {
                     assert_ne!(out, value, "keyed={keyed} {decl} unchanged");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn permuted_id_names_the_columns_a_format_may_prefetch() {
+        let e = engine(true);
+        // (entity, declared type, value, what `permuted_id` says after the cell)
+        for (entity, decl, value, want) in [
+            (
+                Entity::OtherId,
+                "integer",
+                &b"1048576"[..],
+                Some(i32::MAX as u128),
+            ),
+            (Entity::Mrn, "bigint", b"70490681", Some(i64::MAX as u128)),
+            // Not a number: masked, not permuted.
+            (Entity::OtherId, "integer", b"n/a", None),
+            // Not an integer column: tokenized.
+            (Entity::Mrn, "varchar(20)", b"M70490681", None),
+        ] {
+            let mut cells = Cells::new(&e);
+            let c = class(Some(entity), decl);
+            let (field, other): (Arc<str>, Arc<str>) = (Arc::from("t.id"), Arc::from("t.id"));
+            assert_eq!(
+                cells.permuted_id(&c, &field),
+                None,
+                "{decl} before any cell"
+            );
+            let place = |_| (0, 0, 0);
+            let opts = RunOptions::default();
+            cells
+                .cell(value, &c, Some(&field), 1, &place, &opts, true, &mut |_| {
+                    Ok(())
+                })
+                .unwrap();
+            let got = cells.permuted_id(&c, &field);
+            assert_eq!(got, want.map(|m| (entity, m)), "{decl}");
+            // Known by the name's address: another column of the same name is not this one.
+            assert_eq!(cells.permuted_id(&c, &other), None, "{decl}, other column");
         }
     }
 

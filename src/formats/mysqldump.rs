@@ -411,17 +411,10 @@ fn prefetch_ids(cells: &Cells<'_>, chunk: &Chunk) {
             last = Some(&row.layout);
             ids.clear();
             if let Some(c) = row.layout.classes.get() {
-                ids.extend(
-                    c.cols
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, c)| match c.class.sql_type {
-                            Some(SqlType::Integer { max, .. }) => {
-                                Some((i, cells.permuted_as(&c.field)?, max))
-                            }
-                            _ => None,
-                        }),
-                );
+                ids.extend(c.cols.iter().enumerate().filter_map(|(i, c)| {
+                    let (e, max) = cells.permuted_id(&c.class, &c.field)?;
+                    Some((i, e, max))
+                }));
             }
         }
         let vals = &chunk.vals[row.vals.clone()];

@@ -1289,11 +1289,10 @@ impl Worker<'_> {
             .cols
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| match (&c.class.sql_type, c.skip) {
-                (Some(SqlType::Integer { max, .. }), false) => {
-                    Some((i, self.cells.permuted_as(&c.field)?, *max))
-                }
-                _ => None,
+            .filter(|(_, c)| !c.skip)
+            .filter_map(|(i, c)| {
+                let (e, max) = self.cells.permuted_id(&c.class, &c.field)?;
+                Some((i, e, max))
             })
             .collect();
         if ids.is_empty() {
