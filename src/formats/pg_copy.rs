@@ -142,7 +142,16 @@ pub fn is_end_marker(line: &[u8]) -> bool {
 /// Splits one data line (without its line end) into raw field spans. A tab ends a field
 /// unless a backslash escapes it.
 pub fn split_fields(line: &[u8], enc: Encoding, out: &mut Vec<Range<usize>>) {
+    split_first_fields(line, enc, usize::MAX, out)
+}
+
+/// [`split_fields`] of at most the first `n` fields: for a pass that needs only the leading
+/// columns (the ids a dump prefetches), the rest of a long line is not read.
+pub fn split_first_fields(line: &[u8], enc: Encoding, n: usize, out: &mut Vec<Range<usize>>) {
     out.clear();
+    if n == 0 {
+        return;
+    }
     let mut start = 0;
     let mut i = 0;
     if !enc.embeds_ascii() {
@@ -150,6 +159,9 @@ pub fn split_fields(line: &[u8], enc: Encoding, out: &mut Vec<Range<usize>>) {
             let at = i + p;
             if line[at] == b'\t' {
                 out.push(start..at);
+                if out.len() == n {
+                    return;
+                }
                 start = at + 1;
                 i = at + 1;
             } else {
@@ -161,6 +173,9 @@ pub fn split_fields(line: &[u8], enc: Encoding, out: &mut Vec<Range<usize>>) {
             match line[i] {
                 b'\t' => {
                     out.push(start..i);
+                    if out.len() == n {
+                        return;
+                    }
                     start = i + 1;
                     i += 1;
                 }
@@ -380,6 +395,30 @@ mod tests {
             (b"x\\", vec![b"x\\"]),
         ] {
             assert_eq!(fields(line, Encoding::Ascii), want);
+        }
+    }
+
+    #[test]
+    fn first_fields_are_a_prefix_of_all_fields() {
+        let lines: [&[u8]; 6] = [
+            b"1\t2\t3\tnotes with \\t\\\\ escapes",
+            b"",
+            b"\t\t",
+            b"a\\\tb\tc",
+            b"x\\",
+            // Shift_JIS: 0x5C as a trail byte is no backslash, so the tab after it splits.
+            b"\x95\x5c\tz",
+        ];
+        for enc in [Encoding::Ascii, Encoding::Sjis] {
+            for line in lines {
+                let mut all = Vec::new();
+                split_fields(line, enc, &mut all);
+                for n in 0..all.len() + 2 {
+                    let mut first = Vec::new();
+                    split_first_fields(line, enc, n, &mut first);
+                    assert_eq!(first, all[..n.min(all.len())], "{line:?} {enc:?} n={n}");
+                }
+            }
         }
     }
 

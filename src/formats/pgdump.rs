@@ -1295,15 +1295,16 @@ impl Worker<'_> {
                 Some((i, e, max))
             })
             .collect();
-        if ids.is_empty() {
+        // Id columns mostly lead the row: the fields after the last are not split.
+        let Some(n) = ids.iter().map(|(i, _, _)| i + 1).max() else {
             return;
-        }
+        };
         let mut batch = IdBatch::default();
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', data).chain(std::iter::once(data.len())) {
             let line = &data[start..end];
             start = end + 1;
-            pg_copy::split_fields(line, enc, &mut self.spans);
+            pg_copy::split_first_fields(line, enc, n, &mut self.spans);
             for &(i, e, max) in &ids {
                 if let Some(s) = self.spans.get(i) {
                     batch.push(e, line[s.clone()].trim_ascii(), Some(max));
