@@ -773,7 +773,7 @@ pub fn shift_iso(text: &[u8], days: i64, out: &mut Vec<u8>) -> bool {
 }
 
 /// `YYYY-MM-DD` of a year below 10000.
-fn iso_text(y: u32, m: u8, d: u8) -> [u8; 10] {
+pub fn iso_text(y: u32, m: u8, d: u8) -> [u8; 10] {
     let digit = |v: u32| b'0' + (v % 10) as u8;
     let (m, d) = (u32::from(m), u32::from(d));
     [
