@@ -440,15 +440,31 @@ impl State<'_, '_> {
         self.line = 1;
         self.row = 0;
         let before = self.cells.stats;
-        let mut records = Vec::new();
         let mut out = Vec::with_capacity(if scrub { chunk.data.len() + 1024 } else { 0 });
         let mut found: Vec<Located> = Vec::new();
         let mut compact: Vec<Compact> = Vec::new();
         let full = opts.positions || opts.fingerprints || opts.char_offsets;
-        let mut error = codec::split_records(&chunk.data, 0, true, self.dialect, 1, &mut records)
-            .err()
-            .map(|e| (e, chunk.base));
-        for r in &records {
+        let mut error = None;
+        // One record at a time into one reused field list: records before a malformed one
+        // are handled as before it was found, and nothing is allocated per record.
+        let mut record = Record {
+            span: 0..0,
+            fields: Vec::new(),
+        };
+        let r = &mut record;
+        let mut pos = 0;
+        while pos < chunk.data.len() {
+            let n = self.row + 1;
+            match codec::next_record(&chunk.data, pos, true, self.dialect, n, r) {
+                Ok(Some(end)) => pos = end,
+                // Not at the end of input: a record is always complete or an error.
+                Ok(None) => break,
+                Err(e) => {
+                    error = Some((e, chunk.base));
+                    break;
+                }
+            }
+            let r = &*r;
             self.row += 1;
             let mut collect = |l: &Located| {
                 if full {
