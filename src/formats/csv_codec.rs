@@ -389,11 +389,17 @@ pub fn decode<'a>(buf: &'a [u8], field: &Field, dialect: Dialect) -> Cow<'a, [u8
 /// (which some readers trim); otherwise as is.
 pub fn encode(value: &[u8], dialect: Dialect, force_quote: bool, out: &mut Vec<u8>) {
     let Dialect { delimiter, quote } = dialect;
-    let needs_quotes = force_quote
-        || memchr3(delimiter, quote, b'\n', value).is_some()
-        || memchr(b'\r', value).is_some()
-        || value.first() == Some(&b' ')
-        || value.last() == Some(&b' ');
+    // A replacement is mostly a short token or shape: one pass of four compares per byte is
+    // cheaper there than two memchr calls, which pay off only on longer text.
+    let special = if value.len() <= 64 {
+        value
+            .iter()
+            .any(|&b| b == delimiter || b == quote || b == b'\n' || b == b'\r')
+    } else {
+        memchr3(delimiter, quote, b'\n', value).is_some() || memchr(b'\r', value).is_some()
+    };
+    let needs_quotes =
+        force_quote || special || value.first() == Some(&b' ') || value.last() == Some(&b' ');
     if !needs_quotes {
         out.extend_from_slice(value);
         return;
@@ -842,6 +848,26 @@ mod tests {
             let mut out = b"prefix".to_vec();
             encode(value, d, *force, &mut out);
             assert_eq!(&out[6..], *want, "{value:?}");
+            // The same cases past the short-value path's 64 bytes.
+            let pad = b"x".repeat(70);
+            let long = [&pad[..], value, &pad[..]].concat();
+            let mut out = Vec::new();
+            encode(&long, d, *force, &mut out);
+            let special = value.iter().any(|b| b",\"\n\r".contains(b));
+            assert_eq!(
+                out.first() == Some(&b'"'),
+                *force || special,
+                "{value:?} padded"
+            );
+            let inner = if out.first() == Some(&b'"') {
+                &out[1..out.len() - 1]
+            } else {
+                &out[..]
+            };
+            assert_eq!(
+                inner.len(),
+                long.len() + value.iter().filter(|&&b| b == b'"').count()
+            );
         }
         let mut out = Vec::new();
         encode(b"a\tb", Dialect::with_delimiter(b'\t'), false, &mut out);
