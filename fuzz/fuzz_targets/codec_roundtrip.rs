@@ -18,13 +18,7 @@ use phiscrub::formats::mysql_sql::{self, Charset, Mode};
 use phiscrub::formats::pg_copy::Encoding;
 use phiscrub::formats::pg_sql::{self, End, Lex, StrKind};
 
-const PG_ENCODINGS: [Encoding; 5] = [
-    Encoding::Ascii,
-    Encoding::Sjis,
-    Encoding::DoubleByte,
-    Encoding::Gb18030,
-    Encoding::Johab,
-];
+const PG_ENCODINGS: [Encoding; 5] = Encoding::ALL;
 const MY_CHARSETS: [Charset; 5] = [
     Charset::Plain,
     Charset::Sjis,
