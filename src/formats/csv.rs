@@ -451,11 +451,10 @@ impl State<'_, '_> {
             span: 0..0,
             fields: Vec::new(),
         };
-        let r = &mut record;
         let mut pos = 0;
         while pos < chunk.data.len() {
             let n = self.row + 1;
-            match codec::next_record(&chunk.data, pos, true, self.dialect, n, r) {
+            match codec::next_record(&chunk.data, pos, true, self.dialect, n, &mut record) {
                 Ok(Some(end)) => pos = end,
                 // Not at the end of input: a record is always complete or an error.
                 Ok(None) => break,
@@ -464,7 +463,7 @@ impl State<'_, '_> {
                     break;
                 }
             }
-            let r = &*r;
+            let r = &record;
             self.row += 1;
             let mut collect = |l: &Located| {
                 if full {

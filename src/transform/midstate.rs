@@ -69,15 +69,8 @@ impl PadStates {
     }
 }
 
-/// Plain SHA-256 of a message of up to [`MAX_MESSAGE`] bytes (`None` past it), for the keyed
-/// stand-ins derived from a replacement that is already keyed: one call per classified number
-/// of a Parquet column, where ring's `digest` cost as much again in its own plumbing.
-pub fn sha256(msg: &[u8]) -> Option<[u8; 32]> {
-    let mut buf = short(msg)?;
-    Some(bytes(finish(IV, &mut buf, msg.len(), 0)))
-}
-
 /// `msg` at the start of a padding buffer, when it fits.
+#[cfg(test)]
 fn short(msg: &[u8]) -> Option<[u8; 4 * 64]> {
     if msg.len() > MAX_MESSAGE {
         return None;
@@ -141,19 +134,5 @@ mod tests {
             }
             assert!(ours.sign(&[0; MAX_MESSAGE + 1]).is_none());
         }
-    }
-
-    #[test]
-    fn sha256_equals_ring_for_every_length() {
-        let msg: Vec<u8> = (0..=MAX_MESSAGE).map(|i| (i * 131 + 7) as u8).collect();
-        for len in 0..=MAX_MESSAGE {
-            let want = ring::digest::digest(&ring::digest::SHA256, &msg[..len]);
-            assert_eq!(
-                &sha256(&msg[..len]).expect("short")[..],
-                want.as_ref(),
-                "{len}"
-            );
-        }
-        assert!(sha256(&[0; MAX_MESSAGE + 1]).is_none());
     }
 }

@@ -45,8 +45,8 @@ fn write(entity: Entity, value: &[u8], ks: &[u8], out: &mut Vec<u8>) {
     // Each character is replaced by one of its own class chosen by the key stream; the position
     // among characters of the value (not bytes) indexes the stream, so `123-45-6789` and
     // `123456789` map their digits alike. The stream is as long as the value (callers make it
-    // so), and there are never more characters than bytes: the zip below never runs out of
-    // stream, and each byte is written in place rather than pushed with a capacity check.
+    // so) and there are never more characters than bytes, so it never runs out; each byte is
+    // written in place rather than pushed with a capacity check.
     debug_assert!(ks.len() >= value.len());
     out.extend_from_slice(value);
     let mut stream = ks.iter();
