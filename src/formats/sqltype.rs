@@ -147,7 +147,8 @@ impl SqlType {
     pub fn accepts(&self, value: &[u8]) -> bool {
         match self {
             SqlType::Text { max_chars: None } | SqlType::Array | SqlType::Other => true,
-            SqlType::Text { max_chars: Some(n) } => char_count(value) <= *n,
+            // A character is at least one byte: a value no longer in bytes fits uncounted.
+            SqlType::Text { max_chars: Some(n) } => value.len() <= *n || char_count(value) <= *n,
             SqlType::Integer { max, unsigned } => integer_fits(value, *max, *unsigned),
             SqlType::Decimal { precision, scale } => decimal_fits(value, *precision, *scale),
             SqlType::Float => {
@@ -264,9 +265,19 @@ fn integer_fits(v: &[u8], max: u128, unsigned: bool) -> bool {
     if neg && unsigned {
         return digits.iter().all(|&d| d == b'0');
     }
-    let n = digits.iter().try_fold(0u128, |acc, d| {
-        acc.checked_mul(10)?.checked_add(u128::from(d - b'0'))
-    });
+    // 64-bit arithmetic where it cannot overflow (19 digits): the checked 128-bit
+    // multiply-add per digit was most of a dump's type checks.
+    let n = if digits.len() <= 19 {
+        Some(u128::from(
+            digits
+                .iter()
+                .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0')),
+        ))
+    } else {
+        digits.iter().try_fold(0u128, |acc, d| {
+            acc.checked_mul(10)?.checked_add(u128::from(d - b'0'))
+        })
+    };
     // Signed types reach one further below zero (-32768); the check stays conservative.
     n.is_some_and(|n| n <= max)
 }
@@ -426,6 +437,15 @@ mod tests {
             ("varchar(11)", "123-45-6789", true),
             ("varchar(11)", "SSN_K3J9Q2XW7M4P", false),
             ("varchar(4)", "José", true),
+            ("varchar(3)", "José", false),
+            ("varchar(5)", "José", true),
+            ("bigint", "9223372036854775807", true),
+            ("bigint", "9223372036854775808", false),
+            ("bigint", "-9223372036854775807", true),
+            ("bigint unsigned", "18446744073709551615", true),
+            ("bigint unsigned", "18446744073709551616", false),
+            ("bigint", "99999999999999999999", false),
+            ("bigint", "0009223372036854775807", true),
             ("integer", "2147483647", true),
             ("integer", "2147483648", false),
             ("integer", "-12", true),
