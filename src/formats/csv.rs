@@ -152,7 +152,6 @@ pub fn run_sized<W: Write + ?Sized>(
                     row: 0,
                     cols: &own,
                     subject,
-                    out: Vec::new(),
                 };
                 for chunk in rx {
                     let done = st.chunk(chunk, opts, scrub);
@@ -422,7 +421,6 @@ struct State<'e, 'c> {
     cols: &'c [Column],
     /// Index of the `--subject-column`, when the header has it.
     subject: Option<usize>,
-    out: Vec<u8>,
 }
 
 /// The class of a column past the header's end (a ragged row): scanned.
@@ -518,17 +516,19 @@ impl State<'_, '_> {
         }
     }
 
-    fn record<W: Write + ?Sized>(
+    fn record(
         &mut self,
         buf: &[u8],
         r: &Record,
         base: u64,
         opts: &RunOptions<'_>,
         found: &mut dyn FnMut(&Located) -> io::Result<()>,
-        output: Option<&mut W>,
+        mut output: Option<&mut Vec<u8>>,
     ) -> Result<(), PipelineError> {
         let scrub = output.is_some();
-        self.out.clear();
+        // The record is written straight into the chunk's output (and put back as it was read
+        // when nothing in it changed); a scan writes nothing at all.
+        let at = output.as_ref().map_or(0, |o| o.len());
         let subject = self
             .subject
             .and_then(|i| r.fields.get(i))
@@ -538,7 +538,9 @@ impl State<'_, '_> {
         let (line, dialect) = (self.line, self.dialect);
         for (i, f) in r.fields.iter().enumerate() {
             if i > 0 {
-                self.out.push(dialect.delimiter);
+                if let Some(o) = output.as_deref_mut() {
+                    o.push(dialect.delimiter);
+                }
             }
             let raw = &buf[f.raw.clone()];
             let col = self.cols.get(i).unwrap_or_else(|| extra_column());
@@ -557,11 +559,13 @@ impl State<'_, '_> {
             let changed = self.cells.cell(
                 &value, &col.class, field, self.row, &place, opts, scrub, found,
             )?;
-            if changed {
-                changed_any = true;
-                codec::encode(&self.cells.value, dialect, f.quoted, &mut self.out);
-            } else {
-                self.out.extend_from_slice(raw);
+            if let Some(o) = output.as_deref_mut() {
+                if changed {
+                    changed_any = true;
+                    codec::encode(&self.cells.value, dialect, f.quoted, o);
+                } else {
+                    o.extend_from_slice(raw);
+                }
             }
         }
         let end_of_fields = r.fields.last().map_or(r.span.start, |f| f.raw.end);
@@ -575,13 +579,12 @@ impl State<'_, '_> {
             .sum();
         let terminated = buf[end_of_fields..r.span.end].contains(&b'\n');
         self.line += (quoted_breaks + usize::from(terminated)) as u64;
-        if let Some(w) = output {
+        if let Some(o) = output {
             if changed_any {
-                self.out.extend_from_slice(&buf[end_of_fields..r.span.end]);
-                w.write_all(&self.out).map_err(PipelineError::Write)?;
+                o.extend_from_slice(&buf[end_of_fields..r.span.end]);
             } else {
-                w.write_all(&buf[r.span.clone()])
-                    .map_err(PipelineError::Write)?;
+                o.truncate(at);
+                o.extend_from_slice(&buf[r.span.clone()]);
             }
         }
         Ok(())
