@@ -483,11 +483,9 @@ impl State<'_, '_> {
                 Ok(())
             };
             let w = if scrub { Some(&mut out) } else { None };
-            if let Err(PipelineError::Write(_)) =
-                self.record(&chunk.data, r, chunk.base, opts, &mut collect, w)
-            {
-                break;
-            }
+            // A record's only errors are its callback's (`collect` never fails) and a collision
+            // in a column declared unique, which only dumps declare: none can arise here.
+            let _ = self.record(&chunk.data, r, chunk.base, opts, &mut collect, w);
         }
         // Pushing into a Vec cannot fail.
         let _ = self.cells.flush_tally(&mut |l| {
