@@ -288,6 +288,17 @@ fn run_format<W: Write + Send + ?Sized>(
 ) -> Result<Stats, PipelineError> {
     let ropts = *ropts;
     let mut format = opts.format.resolve(input.path.as_deref());
+    // A custom-format archive is told by its signature, not its name, and also when a pipe
+    // of pg_dump output is named `--format pgdump`: read as SQL, it would be garbage.
+    if matches!(opts.format, Format::Auto | Format::Pgdump) {
+        let taken = std::mem::replace(r, Box::new(io::empty()));
+        let (head, again) = crate::formats::pgcustom::peek(taken)
+            .map_err(|source| PipelineError::Read { offset: 0, source })?;
+        *r = again;
+        if crate::formats::pgcustom::is_archive(&head) {
+            format = Format::Pgcustom;
+        }
+    }
     if format == Format::Auto {
         // A `.sql` file: its first lines say which database wrote it.
         let taken = std::mem::replace(r, Box::new(io::empty()));
@@ -332,6 +343,9 @@ fn run_format<W: Write + Send + ?Sized>(
         },
         Format::Pgdump => {
             crate::formats::pgdump::run(engine, opts.columns, &mut *r, output, &ropts, found)
+        }
+        Format::Pgcustom => {
+            crate::formats::pgcustom::run(engine, opts.columns, &mut *r, output, &ropts, found)
         }
         Format::Mysqldump => {
             crate::formats::mysqldump::run(engine, opts.columns, &mut *r, output, &ropts, found)
@@ -587,7 +601,20 @@ pub fn scrub(
                         enc.finish().map_err(PipelineError::Write)?;
                         Ok(stats)
                     }
-                    None => run_input(engine, input, Mode::Scrub, opts, Some(w), &mut report),
+                    None => {
+                        let stats = run_input(
+                            engine,
+                            input,
+                            Mode::Scrub,
+                            opts,
+                            Some(&mut *w),
+                            &mut report,
+                        )?;
+                        // A custom-format archive written to a file gets its data offsets.
+                        w.flush().map_err(PipelineError::Write)?;
+                        crate::formats::pgcustom::fill_offsets(w.get_ref())?;
+                        Ok(stats)
+                    }
                 }
             }),
         };

@@ -492,6 +492,87 @@ fn round_trips_through_postgres() {
     std::fs::write(&piped, &o.stdout).unwrap();
     restore_and_check(&src, &planted, &piped, "custom");
 
+    // The same custom archive rewritten directly into a custom archive: same TOC listing,
+    // and it restores in parallel (`-j` needs the data offsets filled in).
+    let custom_out = tmp.path().join("custom.scrubbed.dump");
+    let o = phiscrub(&[
+        "scrub",
+        custom.to_str().unwrap(),
+        "-o",
+        custom_out.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let list = |f: &Path| {
+        let o = ok(
+            pg("pg_restore", &["-l", f.to_str().unwrap()]),
+            "pg_restore -l",
+        );
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.starts_with(';'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        list(&custom),
+        list(&custom_out),
+        "the scrubbed archive lists the same TOC"
+    );
+    let scrubbed = std::fs::read(&custom_out).unwrap();
+    for v in &planted.values {
+        assert!(!find(&scrubbed, v), "fc: a planted value in the archive");
+    }
+    let dst = Db::create("dst_fc");
+    let r = ok(
+        pg(
+            "pg_restore",
+            &[
+                "--exit-on-error",
+                "-j",
+                "2",
+                "-d",
+                &dst.0,
+                custom_out.to_str().unwrap(),
+            ],
+        ),
+        "pg_restore -j 2 of the scrubbed custom archive",
+    );
+    assert!(!find(&r.stderr, "ERROR"));
+    check_restored(&src, &planted, &dst, "fc");
+    drop(dst);
+
+    // As a pipe both ways with uncompressed data: `pg_dump -Fc -Z0 | phiscrub scrub |
+    // pg_restore -d`, no `--format` (the signature tells).
+    let fc0 = src.dump(&["-Fc", "-Z0"]);
+    let o = common::run(
+        &[
+            "scrub",
+            "--key-file",
+            key.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+        &fc0,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let piped_fc = tmp.path().join("custom0.scrubbed.dump");
+    std::fs::write(&piped_fc, &o.stdout).unwrap();
+    let dst = Db::create("dst_fc0");
+    let r = ok(
+        pg(
+            "pg_restore",
+            &["--exit-on-error", "-d", &dst.0, piped_fc.to_str().unwrap()],
+        ),
+        "pg_restore of the piped custom archive",
+    );
+    assert!(!find(&r.stderr, "ERROR"));
+    check_restored(&src, &planted, &dst, "fc0");
+    drop(dst);
+
     // A directory archive (`-Fd`, gzip-compressed data files) into a new directory that
     // pg_restore reads.
     let fd = tmp.path().join("archive.d");
@@ -630,6 +711,31 @@ fn truncated_dump_fails_with_line_and_table_and_leaves_nothing() {
         "{err}"
     );
     assert!(!fd_out.exists(), "no output directory after a failed scrub");
+    for v in &planted.values {
+        assert!(!err.contains(v.as_str()), "a value in the error");
+    }
+
+    // A custom archive cut in the middle of its data: exit 2, the table named, no file.
+    let fc = src.dump(&["-Fc", "-Z0"]);
+    let patients = memchr::memmem::find(&fc, b"\\x89504e47").expect("the photo's data");
+    let cut_fc = tmp.path().join("cut.dump");
+    std::fs::write(&cut_fc, &fc[..patients + 3]).unwrap();
+    let fc_out = tmp.path().join("never.dump");
+    let o = phiscrub(&[
+        "scrub",
+        cut_fc.to_str().unwrap(),
+        "-o",
+        fc_out.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("table data of public.patients") && err.contains("ends inside a data block"),
+        "{err}"
+    );
+    assert!(!fc_out.exists(), "no output file after a failed scrub");
     for v in &planted.values {
         assert!(!err.contains(v.as_str()), "a value in the error");
     }

@@ -15,8 +15,10 @@ pub mod num_text;
 pub mod parquet;
 pub mod pg_copy;
 pub mod pg_sql;
+pub mod pgcustom;
 pub mod pgdir;
 pub mod pgdump;
+pub mod pgtoc;
 pub mod sqltype;
 pub mod text;
 
@@ -39,6 +41,9 @@ pub enum Format {
     Parquet,
     /// A PostgreSQL plain dump (`pg_dump -Fp`): COPY blocks and INSERT statements.
     Pgdump,
+    /// A PostgreSQL custom-format archive (`pg_dump -Fc`), rewritten as one; found by its
+    /// signature whatever the format asked for is `auto` or `pgdump`.
+    Pgcustom,
     /// A MySQL/MariaDB dump (`mysqldump`, `mariadb-dump`): INSERT statements.
     Mysqldump,
 }

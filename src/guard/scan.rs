@@ -54,7 +54,9 @@ pub struct Scanned {
 /// The format a repository path says it is in, with `auto` rules.
 pub fn format_of(name: &str, data: &[u8]) -> Format {
     let f = Format::Auto.resolve(Some(Path::new(name)));
-    if f == Format::Auto {
+    if crate::formats::pgcustom::is_archive(data) {
+        Format::Pgcustom
+    } else if f == Format::Auto {
         Format::sniff_sql(&data[..data.len().min(16 << 10)])
     } else {
         f
@@ -163,6 +165,9 @@ fn scan_plain(
             }
             Format::Mysqldump => {
                 crate::formats::mysqldump::run(engine, cols, &mut input, none, &opts, &mut push)
+            }
+            Format::Pgcustom => {
+                crate::formats::pgcustom::run(engine, cols, &mut input, none, &opts, &mut push)
             }
             Format::Text | Format::Auto => unreachable!("filtered above"),
         };
