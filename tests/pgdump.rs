@@ -740,3 +740,101 @@ fn truncated_dump_fails_with_line_and_table_and_leaves_nothing() {
         assert!(!err.contains(v.as_str()), "a value in the error");
     }
 }
+
+/// A range-partitioned table (by visit date, with a default partition): the dump loads each
+/// partition directly, so shifting its dates would break the restore. The scrub refuses that
+/// with the column named, and goes through once the rows are routed through the root
+/// (`--load-via-partition-root`) or the key is kept.
+#[test]
+fn partition_keys_are_not_rewritten_where_the_restore_needs_them() {
+    if !have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Db::create("part");
+    let mut sql = String::from(
+        "CREATE TABLE visits (id integer NOT NULL, ssn varchar(11), visit_date date NOT NULL) \
+         PARTITION BY RANGE (visit_date);\n\
+         CREATE TABLE visits_2020 PARTITION OF visits FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');\n\
+         CREATE TABLE visits_2021 PARTITION OF visits FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');\n\
+         CREATE TABLE visits_other PARTITION OF visits DEFAULT;\n",
+    );
+    let mut rng = Rng(0x5eed_0004);
+    let mut ssns = Vec::new();
+    for i in 0..60 {
+        let s = ssn(&mut rng, i);
+        sql.push_str(&format!(
+            "INSERT INTO visits VALUES ({}, '{s}', DATE '2020-01-01' + {});\n",
+            i + 1,
+            rng.below(730)
+        ));
+        ssns.push(s);
+    }
+    let schema = tmp.path().join("part.sql");
+    std::fs::write(&schema, &sql).unwrap();
+    assert!(src.restore(&schema).status.success());
+    let key = key_file(tmp.path());
+    let scrub = |input: &Path, out: &Path, policy: Option<&Path>| {
+        let mut args = vec![
+            "scrub",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ];
+        if let Some(p) = policy {
+            args.extend(["--policy", p.to_str().unwrap()]);
+        }
+        phiscrub(&args)
+    };
+    // Plain and custom dumps that load the partitions directly: refused, nothing written.
+    let plain = tmp.path().join("part.dump.sql");
+    std::fs::write(&plain, src.dump(&[])).unwrap();
+    let custom = tmp.path().join("part.dump");
+    src.dump(&["-Fc", "-f", custom.to_str().unwrap()]);
+    for input in [&plain, &custom] {
+        let out = tmp.path().join("never.out");
+        let o = scrub(input, &out, None);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(".visit_date is a partition key of public.visits")
+                && err.contains("--load-via-partition-root"),
+            "{err}"
+        );
+        assert!(!out.exists());
+        assert!(ssns.iter().all(|s| !err.contains(s.as_str())));
+    }
+    let check = |out: &Path, tag: &str| {
+        let dst = Db::create(tag);
+        let r = dst.restore(out);
+        assert!(
+            r.status.success() && !find(&r.stderr, "ERROR"),
+            "{tag}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert_eq!(dst.query("SELECT count(*) FROM visits"), "60\n", "{tag}");
+        let restored = dst.dump(&[]);
+        assert!(
+            ssns.iter().all(|s| !find(&restored, s)),
+            "{tag}: an SSN survived"
+        );
+        dst.query("SELECT visit_date::text FROM visits ORDER BY 1")
+    };
+    // Routed through the root: dates shift and the rows land where they now belong.
+    let routed = tmp.path().join("routed.sql");
+    std::fs::write(&routed, src.dump(&["--load-via-partition-root"])).unwrap();
+    let out = tmp.path().join("routed.out.sql");
+    let o = scrub(&routed, &out, None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dates = src.query("SELECT visit_date::text FROM visits ORDER BY 1");
+    assert_ne!(check(&out, "part_routed"), dates, "dates shifted");
+    // The key kept in every partition: the direct load restores, dates as they were.
+    let policy = tmp.path().join("keep-key.toml");
+    std::fs::write(&policy, "[columns]\n\"visits_*.visit_date\" = \"keep\"\n").unwrap();
+    let out = tmp.path().join("kept.out.sql");
+    let o = scrub(&plain, &out, Some(&policy));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(check(&out, "part_kept"), dates, "dates kept");
+}

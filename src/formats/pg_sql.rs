@@ -777,6 +777,109 @@ pub fn create_table(b: &[u8], lex: Lex) -> Option<(Vec<String>, Vec<ColumnDecl>)
     Some((name, cols))
 }
 
+/// What a statement says about table partitioning: the restore puts each partition's rows
+/// into that partition directly, so a value of its key that changes can leave the rows
+/// outside the partition's bounds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Partitioning {
+    /// `CREATE TABLE t (…) PARTITION BY RANGE|LIST|HASH (…)`: the names in the key (columns,
+    /// and words of key expressions, which match no column).
+    Keys {
+        table: Vec<String>,
+        keys: Vec<String>,
+    },
+    /// `CREATE TABLE child PARTITION OF parent …`, `ALTER TABLE [ONLY] parent ATTACH PARTITION
+    /// child …`.
+    Child {
+        child: Vec<String>,
+        parent: Vec<String>,
+    },
+}
+
+/// The partitioning a `CREATE TABLE` or `ALTER TABLE` statement declares, if any.
+pub fn partitioning(b: &[u8], lex: Lex) -> Option<Partitioning> {
+    let mut toks = Tokens::new(b, 0, lex);
+    let first = toks.next()?.ok()?;
+    let word = |toks: &mut Tokens<'_>, kw: &str| -> Option<()> {
+        let t = toks.next()?.ok()?;
+        is_kw(b, &t, kw).then_some(())
+    };
+    if is_kw(b, &first, "ALTER") {
+        word(&mut toks, "TABLE")?;
+        let save = toks.pos();
+        let mut probe = Tokens::new(b, save, lex);
+        let t = probe.next()?.ok()?;
+        if is_kw(b, &t, "ONLY") {
+            toks = probe;
+        }
+        let (parent, next) = qualified_name(b, &mut toks).ok()?;
+        let next = next?;
+        if !is_kw(b, &next, "ATTACH") {
+            return None;
+        }
+        word(&mut toks, "PARTITION")?;
+        let (child, _) = qualified_name(b, &mut toks).ok()?;
+        return Some(Partitioning::Child { child, parent });
+    }
+    if !is_kw(b, &first, "CREATE") {
+        return None;
+    }
+    loop {
+        let t = toks.next()?.ok()?;
+        if is_kw(b, &t, "TABLE") {
+            break;
+        }
+        if !(t.tok == Tok::Word
+            && ["UNLOGGED", "TEMP", "TEMPORARY", "GLOBAL", "LOCAL"]
+                .iter()
+                .any(|k| is_kw(b, &t, k)))
+        {
+            return None;
+        }
+    }
+    let (table, next) = qualified_name(b, &mut toks).ok()?;
+    let next = next?;
+    if is_kw(b, &next, "PARTITION") {
+        word(&mut toks, "OF")?;
+        let (parent, _) = qualified_name(b, &mut toks).ok()?;
+        return Some(Partitioning::Child {
+            child: table,
+            parent,
+        });
+    }
+    if next.tok != Tok::Punct(b'(') {
+        return None;
+    }
+    let mut depth = 1;
+    while depth > 0 {
+        match toks.next()?.ok()?.tok {
+            Tok::Punct(b'(') => depth += 1,
+            Tok::Punct(b')') => depth -= 1,
+            _ => {}
+        }
+    }
+    word(&mut toks, "PARTITION")?;
+    word(&mut toks, "BY")?;
+    let kind = toks.next()?.ok()?;
+    if !["RANGE", "LIST", "HASH"].iter().any(|k| is_kw(b, &kind, k)) {
+        return None;
+    }
+    if toks.next()?.ok()?.tok != Tok::Punct(b'(') {
+        return None;
+    }
+    let (mut depth, mut keys) = (1, Vec::new());
+    while depth > 0 {
+        let t = toks.next()?.ok()?;
+        match t.tok {
+            Tok::Punct(b'(') => depth += 1,
+            Tok::Punct(b')') => depth -= 1,
+            Tok::Word | Tok::QuotedIdent => keys.push(ident(b, &t)),
+            _ => {}
+        }
+    }
+    Some(Partitioning::Keys { table, keys })
+}
+
 fn push_col(
     b: &[u8],
     name: &Token,
@@ -1011,6 +1114,45 @@ mod tests {
             Lex::default()
         )
         .is_none());
+    }
+
+    #[test]
+    fn partitioning_statements() {
+        let l = Lex::default();
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            partitioning(b"CREATE TABLE public.payment (\n    payment_id integer DEFAULT nextval('x'::regclass) NOT NULL,\n    payment_date timestamp with time zone NOT NULL\n)\nPARTITION BY RANGE (payment_date);", l),
+            Some(Partitioning::Keys { table: v(&["public", "payment"]), keys: v(&["payment_date"]) })
+        );
+        assert_eq!(
+            partitioning(
+                b"CREATE TABLE t (a int, \"B\" text) PARTITION BY HASH (a, lower(\"B\"));",
+                l
+            ),
+            Some(Partitioning::Keys {
+                table: v(&["t"]),
+                keys: v(&["a", "lower", "B"])
+            })
+        );
+        assert_eq!(
+            partitioning(b"ALTER TABLE ONLY public.payment ATTACH PARTITION public.payment_p2007_01 FOR VALUES FROM ('2007-01-01 00:00:00+00') TO ('2007-02-01 00:00:00+00');", l),
+            Some(Partitioning::Child { child: v(&["public", "payment_p2007_01"]), parent: v(&["public", "payment"]) })
+        );
+        assert_eq!(
+            partitioning(b"CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1);", l),
+            Some(Partitioning::Child {
+                child: v(&["p1"]),
+                parent: v(&["p"])
+            })
+        );
+        for other in [
+            &b"CREATE TABLE t (a int);"[..],
+            b"ALTER TABLE ONLY t ADD CONSTRAINT k PRIMARY KEY (a);",
+            b"CREATE INDEX i ON t (a);",
+            b"ALTER TABLE t OWNER TO x;",
+        ] {
+            assert_eq!(partitioning(other, l), None);
+        }
     }
 
     #[test]

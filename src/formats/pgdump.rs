@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use super::cells::Cells;
 use super::pg_copy::{self, Encoding};
-use super::pg_sql::{self, End, Lex, StrKind, Tok, Token, Tokens};
+use super::pg_sql::{self, End, Lex, Partitioning, StrKind, Tok, Token, Tokens};
 use super::sqltype::SqlType;
 use super::Sizes;
 use crate::classify::{ColumnClass, ColumnRules};
@@ -270,6 +270,9 @@ struct Reader<'a, 'e> {
     seq: u64,
     /// Columns and declared types of each `CREATE TABLE`, by table key.
     creates: HashMap<String, Vec<(String, String)>>,
+    /// The key columns of each partitioned table, and the parent of each partition.
+    partition_keys: HashMap<String, Vec<String>>,
+    parent_of: HashMap<String, String>,
     /// Tables of INSERT data, classified on their first chunk.
     inserts: HashMap<String, Arc<Table>>,
     ntables: usize,
@@ -318,6 +321,8 @@ impl<'a, 'e> Reader<'a, 'e> {
             region_names: None,
             seq: 0,
             creates: HashMap::new(),
+            partition_keys: HashMap::new(),
+            parent_of: HashMap::new(),
             inserts: HashMap::new(),
             ntables: 0,
             closed: false,
@@ -524,9 +529,19 @@ impl<'a, 'e> Reader<'a, 'e> {
                 self.advance(e);
                 return self.copy_block(&parts, names);
             }
-        } else if kw(&first, "CREATE") {
+        } else if kw(&first, "CREATE") || kw(&first, "ALTER") {
             if let Some((parts, cols)) = pg_sql::create_table(b, self.lex) {
                 self.creates.insert(table_key(&parts).0, cols);
+            }
+            match pg_sql::partitioning(b, self.lex) {
+                Some(Partitioning::Keys { table, keys }) => {
+                    self.partition_keys.insert(table_key(&table).0, keys);
+                }
+                Some(Partitioning::Child { child, parent }) => {
+                    self.parent_of
+                        .insert(table_key(&child).0, table_key(&parent).0);
+                }
+                None => {}
             }
         } else if kw(&first, "SET") {
             if let Some((name, value)) = pg_sql::set_statement(b, self.lex) {
@@ -606,7 +621,7 @@ impl<'a, 'e> Reader<'a, 'e> {
                 let t = match &table {
                     Some(t) => t.clone(),
                     None => {
-                        let t = self.copy_table(&key, names.clone(), self.pos, cut);
+                        let t = self.copy_table(&key, names.clone(), self.pos, cut)?;
                         table = Some(t.clone());
                         t
                     }
@@ -624,7 +639,7 @@ impl<'a, 'e> Reader<'a, 'e> {
             if let Some(m) = marker_end {
                 if table.is_none() {
                     // An empty table still counts, for the per-column report.
-                    self.copy_table(&key, names.clone(), self.pos, self.pos);
+                    self.copy_table(&key, names.clone(), self.pos, self.pos)?;
                 }
                 self.advance(m);
                 return Ok(());
@@ -656,7 +671,7 @@ impl<'a, 'e> Reader<'a, 'e> {
         names: Option<Vec<String>>,
         s: usize,
         e: usize,
-    ) -> Arc<Table> {
+    ) -> Result<Arc<Table>, PipelineError> {
         let (names, known) = self.names_for(key, names);
         let mut samples: Vec<Vec<Vec<u8>>> = vec![Vec::new(); names.len()];
         let mut spans = Vec::new();
@@ -722,7 +737,7 @@ impl<'a, 'e> Reader<'a, 'e> {
             }
             Ok(())
         });
-        let t = self.build_table(key, names, known, samples);
+        let t = self.build_table(key, names, known, samples)?;
         self.inserts.insert(key.to_string(), t.clone());
         Ok(t)
     }
@@ -734,7 +749,7 @@ impl<'a, 'e> Reader<'a, 'e> {
         names: Vec<String>,
         known: bool,
         samples: Vec<Vec<Vec<u8>>>,
-    ) -> Arc<Table> {
+    ) -> Result<Arc<Table>, PipelineError> {
         let (schema, table) = key.split_once('.').unwrap_or(("public", key));
         let types = self.creates.get(key);
         let policy = self.engine.transformer.policy();
@@ -791,16 +806,57 @@ impl<'a, 'e> Reader<'a, 'e> {
             .opts
             .subject_column
             .and_then(|s| names.iter().position(|n| n.eq_ignore_ascii_case(s)));
+        self.check_partition_keys(key, &names, &cols)?;
         let idx = self.ntables;
         self.ntables += 1;
-        Arc::new(Table {
+        Ok(Arc::new(Table {
             idx,
             name: key.to_string(),
             cols,
             by_name,
             known,
             subject,
-        })
+        }))
+    }
+
+    /// Refuses to rewrite a partition key of a table the restore loads partition by
+    /// partition: a shifted date or permuted id would put rows outside their partition's
+    /// bounds (or in another hash partition), and the restore would fail on the first row.
+    /// Routing rows through the root (`pg_dump --load-via-partition-root`) or keeping the
+    /// column is the user's choice to make, so the message names both.
+    fn check_partition_keys(
+        &self,
+        key: &str,
+        names: &[String],
+        cols: &[Col],
+    ) -> Result<(), PipelineError> {
+        let mut at = key;
+        // Up the tree: a sub-partition holds the keys of every level above it.
+        for _ in 0..64 {
+            let Some(parent) = self.parent_of.get(at) else {
+                return Ok(());
+            };
+            for k in self.partition_keys.get(parent).into_iter().flatten() {
+                let changes = names
+                    .iter()
+                    .position(|n| n == k)
+                    .is_some_and(|i| !cols[i].skip);
+                if changes {
+                    return Err(PipelineError::Format(format!(
+                        "line {}: {key}.{k} is a partition key of {parent}, and this dump \
+                         loads each partition directly: replacing its values would move rows \
+                         out of their partition and the restore would fail; keep the column \
+                         in every partition of {parent} (for this one `\"{}.{k}\" = \"keep\"` \
+                         in the policy's [columns]) or dump with \
+                         `pg_dump --load-via-partition-root`",
+                        self.line,
+                        key.rsplit_once('.').map_or(key, |(_, t)| t)
+                    )));
+                }
+            }
+            at = parent;
+        }
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::io::Read;
 
+use super::pg_sql::{partitioning, Lex, Partitioning};
 use crate::pipeline::PipelineError;
 
 /// The archive kinds, as the header's format byte names them.
@@ -90,18 +91,47 @@ impl Toc {
     }
 
     /// What the plain-dump reader is given in front of an entry's rows: the settings, the
-    /// table's `CREATE TABLE` (for column types) and the `COPY` header.
+    /// table's `CREATE TABLE` (for column types), for a partition the `CREATE TABLE` of each
+    /// table above it and the `ATTACH PARTITION` statements linking them (so it knows which
+    /// columns are partition keys), and the `COPY` header.
     pub fn data_prefix(&self, data: &Entry) -> String {
-        let table = self
-            .entries
-            .iter()
-            .find(|e| e.desc == "TABLE" && e.tag == data.tag && e.namespace == data.namespace);
-        format!(
-            "{}{}\n{}",
-            self.settings(),
-            table.map_or("", |t| t.defn.as_str()),
-            data.copy_stmt
-        )
+        let table = |ns: &str, tag: &str| {
+            self.entries
+                .iter()
+                .find(|e| e.desc == "TABLE" && e.tag == tag && e.namespace == ns)
+        };
+        let mut out = self.settings();
+        out.push_str(table(&data.namespace, &data.tag).map_or("", |t| t.defn.as_str()));
+        out.push('\n');
+        let (mut ns, mut tag) = (data.namespace.clone(), data.tag.clone());
+        for _ in 0..64 {
+            let Some(attach) = self
+                .entries
+                .iter()
+                .find(|e| e.desc == "TABLE ATTACH" && e.tag == tag && e.namespace == ns)
+            else {
+                break;
+            };
+            let Some(Partitioning::Child { parent, .. }) =
+                partitioning(attach.defn.as_bytes(), Lex::default())
+            else {
+                break;
+            };
+            let (pns, ptag) = match parent.as_slice() {
+                [t] => (ns.clone(), t.clone()),
+                [.., s, t] => (s.clone(), t.clone()),
+                [] => break,
+            };
+            if let Some(p) = table(&pns, &ptag) {
+                out.push_str(&p.defn);
+                out.push('\n');
+            }
+            out.push_str(&attach.defn);
+            out.push('\n');
+            (ns, tag) = (pns, ptag);
+        }
+        out.push_str(&data.copy_stmt);
+        out
     }
 }
 
