@@ -17,7 +17,7 @@
 
 use std::io::{self, BufReader, Read, Write};
 
-use super::pgdir::{shift_lines, SkipPrefix};
+use super::pgdir::{shift_lines, shifted, SkipPrefix};
 use super::pgdump;
 use super::pgtoc::{self, Compression, Extra, Toc};
 use crate::classify::ColumnRules;
@@ -395,13 +395,7 @@ fn table<W: Write + ?Sized>(
         Some(_) => Decoded::Zlib(flate2::bufread::ZlibDecoder::new(chunks)),
     };
     let mut input = io::Cursor::new(prefix.as_bytes()).chain(decoded);
-    let mut shift = |l: &Located| {
-        let mut l = l.clone();
-        l.line = l.line.saturating_sub(prefix_lines);
-        l.start = l.start.saturating_sub(prefix.len() as u64);
-        l.end = l.end.saturating_sub(prefix.len() as u64);
-        found(&l)
-    };
+    let mut shift = |l: &Located| found(&shifted(l, &prefix, prefix_lines));
     let named = |e: PipelineError| match e {
         PipelineError::Format(m) => {
             PipelineError::Format(format!("{name}: {}", shift_lines(&m, prefix_lines)))

@@ -54,6 +54,16 @@ impl<W: Write> Write for SkipPrefix<'_, W> {
     }
 }
 
+/// A finding in the data the reader was given behind `prefix` (of `lines` lines), placed in
+/// the data alone.
+pub(super) fn shifted(l: &Located, prefix: &str, lines: u64) -> Located {
+    let mut l = l.clone();
+    l.line = l.line.saturating_sub(lines);
+    l.start = l.start.saturating_sub(prefix.len() as u64);
+    l.end = l.end.saturating_sub(prefix.len() as u64);
+    l
+}
+
 /// An error message of the reader, whose lines count the TOC's header lines in front of the
 /// data file, with its lines counted in the data file instead (the COPY header, which is in
 /// the TOC and not the file, is not named).
@@ -156,13 +166,7 @@ pub fn run(
             Box::new(file)
         };
         let mut input = io::Cursor::new(prefix.as_bytes()).chain(body);
-        let mut shift = |l: &Located| {
-            let mut l = l.clone();
-            l.line = l.line.saturating_sub(prefix_lines);
-            l.start = l.start.saturating_sub(prefix.len() as u64);
-            l.end = l.end.saturating_sub(prefix.len() as u64);
-            found(&l)
-        };
+        let mut shift = |l: &Located| found(&shifted(l, &prefix, prefix_lines));
         let named = |e: PipelineError| match e {
             PipelineError::Format(m) => {
                 PipelineError::Format(format!("{name}: {}", shift_lines(&m, prefix_lines)))
