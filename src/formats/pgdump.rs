@@ -530,9 +530,12 @@ impl<'a, 'e> Reader<'a, 'e> {
                 return self.copy_block(&parts, names);
             }
         } else if kw(&first, "CREATE") || kw(&first, "ALTER") {
-            if let Some((parts, cols)) = pg_sql::create_table(b, self.lex) {
-                self.creates.insert(table_key(&parts).0, cols);
+            if kw(&first, "CREATE") {
+                if let Some((parts, cols)) = pg_sql::create_table(b, self.lex) {
+                    self.creates.insert(table_key(&parts).0, cols);
+                }
             }
+            // `… PARTITION BY`, `… PARTITION OF`, `ALTER TABLE … ATTACH PARTITION`.
             match pg_sql::partitioning(b, self.lex) {
                 Some(Partitioning::Keys { table, keys }) => {
                     self.partition_keys.insert(table_key(&table).0, keys);
