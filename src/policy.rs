@@ -31,7 +31,7 @@ use serde::Deserialize;
 
 use crate::entity::Entity;
 
-/// One action. Keyed actions (`token`, `shape`, `shift`) need a key.
+/// One action. Keyed actions (`token`, `shape`, `permute`, `shift`) need a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Leave the value as it is (it is still reported by `scan`).
@@ -47,6 +47,9 @@ pub enum Action {
     Token,
     /// Keyed, same length, separators and character classes.
     Shape,
+    /// Keyed, the digits permuted among all numbers of their count and everything else kept:
+    /// same length like `shape`, but distinct values stay distinct (unique columns).
+    Permute,
     /// Dates: move by a keyed offset, keeping the written form.
     Shift,
     /// Dates: keep only the year.
@@ -60,7 +63,10 @@ pub enum Action {
 impl Action {
     /// Whether the action needs a key.
     pub fn keyed(self) -> bool {
-        matches!(self, Action::Token | Action::Shape | Action::Shift)
+        matches!(
+            self,
+            Action::Token | Action::Shape | Action::Permute | Action::Shift
+        )
     }
 
     /// The name used in policy files and `phiscrub rules`.
@@ -72,6 +78,7 @@ impl Action {
             Action::Placeholder => "placeholder",
             Action::Token => "token",
             Action::Shape => "shape",
+            Action::Permute => "permute",
             Action::Shift => "shift",
             Action::Year => "year",
             Action::Zip3 => "zip3",
@@ -90,6 +97,7 @@ impl Action {
             "placeholder" => Action::Placeholder,
             "token" => Action::Token,
             "shape" => Action::Shape,
+            "permute" => Action::Permute,
             "shift" => Action::Shift,
             "year" => Action::Year,
             "zip3" => Action::Zip3,
@@ -395,10 +403,15 @@ impl Policy {
 
     /// Whether any action needs a key; checked before reading input so a keyless run fails fast.
     pub fn needs_key(&self) -> bool {
+        let column = |o: &ColumnOverride| match o {
+            ColumnOverride::Whole { action, .. } => action.keyed(),
+            _ => false,
+        };
         self.by_entity
             .iter()
             .chain(self.by_rule.values())
             .any(|a| a.keyed())
+            || self.columns.iter().any(|(_, o)| column(o))
     }
 
     /// Rule ids the policy names, so the caller can check they exist.
@@ -482,6 +495,23 @@ mod tests {
         assert_eq!(p.action(Entity::Date, "d"), Action::Year);
         assert_eq!(p.action(Entity::Ssn, "ssn.dashed"), Action::Redact);
         assert_eq!(p.action(Entity::Ssn, "ssn.other"), Action::Placeholder);
+        // `permute` is keyed, by entity and by column.
+        let text = "[entities]\nSSN = \"permute\"\n[columns]\n\"people.phone\" = \"permute\"\n";
+        let p = Policy::parse(text, true).unwrap();
+        assert_eq!(p.action(Entity::Ssn, "ssn.dashed"), Action::Permute);
+        assert_eq!(
+            p.column_override(Some("people"), "phone"),
+            Some(ColumnOverride::Whole {
+                entity: None,
+                action: Action::Permute
+            })
+        );
+        assert!(p.needs_key());
+        // A keyed column action alone needs the key too (keyless defaults everywhere else).
+        let p = Policy::parse("[columns]\n\"people.phone\" = \"permute\"\n", false).unwrap();
+        assert!(p.needs_key());
+        let p = Policy::parse("[columns]\n\"people.phone\" = \"mask\"\n", false).unwrap();
+        assert!(!p.needs_key());
     }
 
     #[test]

@@ -838,3 +838,162 @@ fn partition_keys_are_not_rewritten_where_the_restore_needs_them() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(check(&out, "part_kept"), dates, "dates kept");
 }
+
+/// A unique SSN column too narrow for a token, with a foreign key on the SSN itself: the
+/// default `shape` (10^8 SSN shapes, 80,000 phone shapes) collides and the scrub stops before
+/// writing anything; `permute` keeps every value distinct and of the same form, the foreign
+/// key holds (the same SSN gets the same replacement in both tables) and the restore loads.
+#[test]
+fn unique_narrow_columns_restore_with_permute() {
+    if !have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Db::create("uniq");
+    let rows = 30_000;
+    let mut sql = String::from(
+        "CREATE TABLE people (id integer PRIMARY KEY, \
+           ssn varchar(11) NOT NULL UNIQUE CHECK (ssn ~ '^[0-9]{3}-[0-9]{2}-[0-9]{4}$'), \
+           phone varchar(14) UNIQUE);\n\
+         CREATE TABLE claims (id integer PRIMARY KEY, ssn varchar(11) NOT NULL REFERENCES people (ssn));\n\
+         COPY people (id, ssn, phone) FROM stdin;\n",
+    );
+    let mut rng = Rng(0x5eed_0005);
+    let mut ssns = Vec::new();
+    for i in 0..rows {
+        // Distinct SSNs and phones by construction (the row number is in both).
+        let s = format!(
+            "{:03}-{:02}-{:04}",
+            100 + i / 100,
+            10 + rng.below(89),
+            i % 10_000
+        );
+        let p = format!(
+            "({}) {:03}-{:04}",
+            200 + rng.below(700),
+            100 + i / 10_000,
+            i % 10_000
+        );
+        sql.push_str(&format!("{}\t{s}\t{p}\n", i + 1));
+        ssns.push(s);
+    }
+    sql.push_str("\\.\nCOPY claims (id, ssn) FROM stdin;\n");
+    for i in 0..2_000 {
+        let s = &ssns[rng.below(rows as u64) as usize];
+        sql.push_str(&format!("{}\t{s}\n", i + 1));
+    }
+    sql.push_str("\\.\n");
+    let schema = tmp.path().join("uniq.sql");
+    std::fs::write(&schema, &sql).unwrap();
+    ok(src.restore(&schema), "load the source");
+    let dump = tmp.path().join("uniq.dump.sql");
+    std::fs::write(&dump, src.dump(&[])).unwrap();
+    let key = key_file(tmp.path());
+    let scrub = |out: &Path, policy: Option<&Path>| {
+        let mut args = vec![
+            "scrub",
+            dump.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ];
+        if let Some(p) = policy {
+            args.extend(["--policy", p.to_str().unwrap()]);
+        }
+        phiscrub(&args)
+    };
+    // The default shapes collide in the unique phone column: exit 2, no output, no value.
+    let never = tmp.path().join("never.sql");
+    let o = scrub(&never, None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("unique key") && err.contains("`permute`"),
+        "{err}"
+    );
+    assert!(ssns.iter().all(|s| !err.contains(s.as_str())), "{err}");
+    assert!(!never.exists());
+    // With `permute` on both columns the dump restores.
+    let policy = tmp.path().join("permute.toml");
+    std::fs::write(
+        &policy,
+        "[columns]\n\"people.ssn\" = \"permute\"\n\"people.phone\" = \"permute\"\n\"claims.ssn\" = \"permute\"\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("uniq.out.sql");
+    let o = scrub(&out, Some(&policy));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dst = Db::create("uniq_dst");
+    ok(dst.restore(&out), "restore the permuted dump");
+    assert_eq!(
+        dst.query(
+            "SELECT count(*), count(DISTINCT ssn), count(DISTINCT phone), \
+                    count(*) FILTER (WHERE phone ~ '^\\([0-9]{3}\\) [0-9]{3}-[0-9]{4}$') FROM people; \
+             SELECT count(*) FROM claims c JOIN people p ON p.ssn = c.ssn"
+        ),
+        format!("{rows}|{rows}|{rows}|{rows}\n2000\n")
+    );
+    // Every SSN and phone changed: none of the source's is left in either table.
+    let before: std::collections::HashSet<String> = src
+        .query("SELECT ssn FROM people UNION ALL SELECT phone FROM people")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let after = dst.query("SELECT ssn FROM people UNION ALL SELECT phone FROM people UNION ALL SELECT ssn FROM claims");
+    let left = after.lines().filter(|v| before.contains(*v)).count();
+    // A permutation can map a value onto another original value (both are numbers of the
+    // range), never onto itself for all: allow the few a random permutation gives.
+    assert!(
+        left < rows / 100,
+        "{left} of {rows} replacements equal some original value"
+    );
+    // And the same original SSN got the same replacement in both tables: the join above
+    // holds 2000 rows; the claims' SSNs are all replacements.
+    assert_eq!(
+        dst.query("SELECT count(*) FROM claims c WHERE c.ssn IN (SELECT ssn FROM people)"),
+        "2000\n"
+    );
+    // A custom archive carries its keys in the table of contents: the same check, and the
+    // same replacements (the rewritten archive restores to the plain dump's tables).
+    let custom = tmp.path().join("uniq.dump");
+    src.dump(&["-Fc", "-f", custom.to_str().unwrap()]);
+    let never = tmp.path().join("never.dump");
+    let o = phiscrub(&[
+        "scrub",
+        custom.to_str().unwrap(),
+        "-o",
+        never.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("people.phone is a unique key") && !err.contains("line 0"),
+        "{err}"
+    );
+    assert!(!never.exists());
+    let out = tmp.path().join("uniq.out.dump");
+    let o = phiscrub(&[
+        "scrub",
+        custom.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dst2 = Db::create("uniq_dst2");
+    ok(
+        pg(
+            "pg_restore",
+            &["--exit-on-error", "-d", &dst2.0, out.to_str().unwrap()],
+        ),
+        "pg_restore the permuted archive",
+    );
+    let all = "SELECT ssn, phone FROM people ORDER BY 1; SELECT ssn FROM claims ORDER BY 1";
+    assert_eq!(dst2.query(all), dst.query(all));
+}

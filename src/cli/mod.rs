@@ -166,7 +166,7 @@ impl EngineArgs {
         }
         if policy.needs_key() && !keyed {
             bail!(
-                "the policy asks for keyed actions (token, shape or shift) but no key was given; \
+                "the policy asks for keyed actions (token, shape, permute or shift) but no key was given; \
                  make one with `phiscrub keygen -o phiscrub.key` and pass `--key-file phiscrub.key` \
                  or set PHISCRUB_KEY"
             );

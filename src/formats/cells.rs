@@ -154,6 +154,8 @@ impl<'e> Cells<'e> {
         }
         let mut shaped = action == Action::Shape;
         let mut bijective = false;
+        // A `permute`d value cannot collide with another of its column either.
+        let mut distinct = false;
         match ty {
             Some(ty) => {
                 // A photo in a binary column always becomes a blank image of its own format;
@@ -165,12 +167,17 @@ impl<'e> Cells<'e> {
                     (shaped, bijective) = self.fit(ty, e, value);
                 } else {
                     self.apply(action, e, value);
+                    distinct = action == Action::Permute && permutes(value);
                     if !ty.accepts(&self.value) {
                         (shaped, bijective) = self.fit(ty, e, value);
+                        distinct = false;
                     }
                 }
             }
-            None => self.apply(action, e, value),
+            None => {
+                self.apply(action, e, value);
+                distinct = action == Action::Permute && permutes(value);
+            }
         }
         if id.is_some() {
             self.cache.store(value, &self.value, shaped);
@@ -183,7 +190,7 @@ impl<'e> Cells<'e> {
         }
         Replaced {
             shaped,
-            checked: bijective,
+            checked: bijective || distinct,
         }
     }
 
@@ -346,7 +353,8 @@ impl<'e> Cells<'e> {
                 return Err(PipelineError::Format(format!(
                     "column {f} is a unique key, but rows {a} and {b} get the same replacement \
                      for different values, so the restore would fail; give this column an \
-                     action whose replacements cannot collide (`token` in the policy's [columns])"
+                     action whose replacements cannot collide in the policy's [columns] (`permute`, which \
+                     keeps the length, or `token` where the column is wide enough)"
                 )));
             }
         }
@@ -677,6 +685,17 @@ impl<'e> Cells<'e> {
                 let span = &value[h.start..h.end];
                 match self.engine.transformer.action(h.entity, rule_id) {
                     Action::Keep => self.value.extend_from_slice(span),
+                    // Already the same length.
+                    Action::Permute if keyed => {
+                        let subject = self.has_subject.then_some(self.subject.as_slice());
+                        self.engine.transformer.apply_with(
+                            Action::Permute,
+                            h.entity,
+                            span,
+                            subject,
+                            &mut self.value,
+                        )
+                    }
                     _ if keyed => {
                         let subject = self.has_subject.then_some(self.subject.as_slice());
                         self.engine.transformer.apply_with(
@@ -751,6 +770,12 @@ struct Whole<'a> {
     action: Option<Action>,
     ty: Option<&'a SqlType>,
     unique: bool,
+}
+
+/// Whether the `permute` action permutes `value`'s digits (rather than shaping a value that
+/// has none, or too many).
+fn permutes(value: &[u8]) -> bool {
+    (1..=38).contains(&value.iter().filter(|b| b.is_ascii_digit()).count())
 }
 
 /// Whether a cell of an age column is over 89 (only those change).
@@ -961,6 +986,37 @@ mod tests {
         let (r, summary) = run(false);
         assert!(r.iter().all(Result::is_ok));
         assert!(summary.unwrap().contains("patients.ssn 1"));
+        // `permute` keeps the pair apart in the unique column, same length, nothing counted.
+        let mut col = c.clone();
+        col.unique = true;
+        let mut engine = engine(true);
+        engine.transformer = Transformer::new(
+            Policy::parse("[entities]\nSSN = \"permute\"\n", true).unwrap(),
+            Some(Key::from_bytes(&[5; 32]).unwrap()),
+        );
+        let mut cells = Cells::new(&engine);
+        let mut outs = Vec::new();
+        for v in [&a, &b] {
+            let changed = cells
+                .cell(
+                    v.as_bytes(),
+                    &col,
+                    Some(&field),
+                    1,
+                    &|_| (0, 0, 0),
+                    &RunOptions::default(),
+                    true,
+                    &mut |_| Ok(()),
+                )
+                .expect("no collision");
+            assert!(changed);
+            outs.push(cells.value.clone());
+        }
+        assert_ne!(outs[0], outs[1]);
+        assert!(outs
+            .iter()
+            .all(|o| o.len() == 11 && o[3] == b'-' && o[6] == b'-'));
+        assert!(engine.transformer.collisions().summary().is_none());
     }
 
     #[test]

@@ -777,6 +777,79 @@ pub fn create_table(b: &[u8], lex: Lex) -> Option<(Vec<String>, Vec<ColumnDecl>)
     Some((name, cols))
 }
 
+/// The table and column of a single-column unique key that a statement adds, as pg_dump
+/// writes them after the data: `ALTER TABLE [ONLY] t ADD CONSTRAINT c PRIMARY KEY (col)` or
+/// `UNIQUE [NULLS [NOT] DISTINCT] (col)`, and `CREATE UNIQUE INDEX i ON [ONLY] t [USING m]
+/// (col)`. A key of several columns or of an expression is `None`: a collision in one column
+/// cannot alone break it.
+pub fn unique_key(b: &[u8], lex: Lex) -> Option<(Vec<String>, String)> {
+    let mut toks = Tokens::new(b, 0, lex);
+    let next = |toks: &mut Tokens<'_>| toks.next()?.ok();
+    let word = |toks: &mut Tokens<'_>, kw: &str| -> Option<()> {
+        let t = toks.next()?.ok()?;
+        is_kw(b, &t, kw).then_some(())
+    };
+    // `[ONLY] name`, and the token after it.
+    fn table<'b>(b: &'b [u8], lex: Lex, toks: &mut Tokens<'b>) -> Option<(Vec<String>, Token)> {
+        let mut probe = Tokens::new(b, toks.pos(), lex);
+        if is_kw(b, &probe.next()?.ok()?, "ONLY") {
+            *toks = probe;
+        }
+        let (parts, after) = qualified_name(b, toks).ok()?;
+        Some((parts, after?))
+    }
+    let first = next(&mut toks)?;
+    let (parts, mut t) = if is_kw(b, &first, "ALTER") {
+        word(&mut toks, "TABLE")?;
+        let (parts, t) = table(b, lex, &mut toks)?;
+        if !is_kw(b, &t, "ADD") {
+            return None;
+        }
+        word(&mut toks, "CONSTRAINT")?;
+        next(&mut toks)?; // the constraint's name
+        let t = next(&mut toks)?;
+        if is_kw(b, &t, "PRIMARY") {
+            word(&mut toks, "KEY")?;
+        } else if !is_kw(b, &t, "UNIQUE") {
+            return None;
+        }
+        (parts, next(&mut toks)?)
+    } else if is_kw(b, &first, "CREATE") {
+        word(&mut toks, "UNIQUE")?;
+        word(&mut toks, "INDEX")?;
+        let mut t = next(&mut toks)?;
+        while !is_kw(b, &t, "ON") {
+            t = next(&mut toks)?; // CONCURRENTLY, IF NOT EXISTS, the index's name
+        }
+        let (parts, mut t) = table(b, lex, &mut toks)?;
+        if is_kw(b, &t, "USING") {
+            next(&mut toks)?;
+            t = next(&mut toks)?;
+        }
+        (parts, t)
+    } else {
+        return None;
+    };
+    if is_kw(b, &t, "NULLS") {
+        t = next(&mut toks)?;
+        if is_kw(b, &t, "NOT") {
+            t = next(&mut toks)?;
+        }
+        if !is_kw(b, &t, "DISTINCT") {
+            return None;
+        }
+        t = next(&mut toks)?;
+    }
+    if t.tok != Tok::Punct(b'(') {
+        return None;
+    }
+    let col = next(&mut toks)?;
+    if !matches!(col.tok, Tok::Word | Tok::QuotedIdent) {
+        return None;
+    }
+    (next(&mut toks)?.tok == Tok::Punct(b')')).then(|| (parts, ident(b, &col)))
+}
+
 /// What a statement says about table partitioning: the restore puts each partition's rows
 /// into that partition directly, so a value of its key that changes can leave the rows
 /// outside the partition's bounds.
@@ -1114,6 +1187,47 @@ mod tests {
             Lex::default()
         )
         .is_none());
+    }
+
+    #[test]
+    fn unique_keys_pg_dump_adds_after_the_data() {
+        let l = Lex::default();
+        let key =
+            |sql: &str| unique_key(sql.as_bytes(), l).map(|(t, c)| format!("{}:{c}", t.join(".")));
+        for (sql, want) in [
+            (
+                "ALTER TABLE ONLY public.people\n    ADD CONSTRAINT people_ssn_key UNIQUE (ssn);",
+                Some("public.people:ssn"),
+            ),
+            (
+                "ALTER TABLE ONLY public.people ADD CONSTRAINT people_pkey PRIMARY KEY (id);",
+                Some("public.people:id"),
+            ),
+            (
+                "ALTER TABLE people ADD CONSTRAINT k UNIQUE NULLS NOT DISTINCT (\"Phone\");",
+                Some("people:Phone"),
+            ),
+            (
+                "CREATE UNIQUE INDEX people_mrn ON public.people USING btree (mrn);",
+                Some("public.people:mrn"),
+            ),
+            (
+                "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS i ON ONLY s.t (c);",
+                Some("s.t:c"),
+            ),
+            // Several columns, an expression, other constraints and indexes: no single key.
+            ("ALTER TABLE ONLY public.p ADD CONSTRAINT k UNIQUE (a, b);", None),
+            ("CREATE UNIQUE INDEX i ON public.p USING btree (lower(email));", None),
+            ("CREATE INDEX i ON public.p USING btree (email);", None),
+            (
+                "ALTER TABLE ONLY public.c ADD CONSTRAINT f FOREIGN KEY (ssn) REFERENCES public.p(ssn);",
+                None,
+            ),
+            ("ALTER TABLE ONLY public.p ALTER COLUMN id SET DEFAULT 1;", None),
+            ("ALTER TABLE ONLY public.p ADD CONSTRAINT c CHECK (a > 0);", None),
+        ] {
+            assert_eq!(key(sql).as_deref(), want, "{sql}");
+        }
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub fn run_sized<W: Write + ?Sized>(
             let mut r = Reader::new(engine, columns, input, opts, chunk_tx, sizes);
             let result = r.run();
             r.cells.finish();
-            result
+            result.map(|bytes| (bytes, std::mem::take(&mut r.unique_keys)))
         });
         for _ in 0..threads {
             let (rx, tx) = (chunk_rx.clone(), done_tx.clone());
@@ -221,13 +221,38 @@ pub fn run_sized<W: Write + ?Sized>(
         // every run: a chunk's error (or a write error) comes from bytes before the reader's
         // position, since the reader sends chunks in order and stops at its own error.
         result?;
-        stats.bytes = reader.join().map_err(|_| PipelineError::Worker)??;
+        let (bytes, unique_keys) = reader.join().map_err(|_| PipelineError::Worker)??;
+        stats.bytes = bytes;
+        if scrub {
+            check_unique_keys(engine, &unique_keys)?;
+        }
         Ok(())
     })?;
     if let Some(w) = output {
         w.flush().map_err(PipelineError::Write)?;
     }
     Ok(stats)
+}
+
+/// Fails when a column the dump declares unique got one replacement for two values: the
+/// restore would stop at that constraint, so the scrub stops first (exit 2, and a file output
+/// is not written). pg_dump adds keys after the data, so this is known only at the end; the
+/// watch is exact for its first values and sampled after (see `transform::collide`), and a
+/// collision it misses still stops a `psql -v ON_ERROR_STOP=1` restore at the constraint.
+fn check_unique_keys(engine: &Engine, keys: &[(String, u64)]) -> Result<(), PipelineError> {
+    let watch = engine.transformer.collisions();
+    for (field, line) in keys {
+        if let Some(n) = watch.collided(field) {
+            return Err(PipelineError::Format(format!(
+                "line {line}: column {field} is a unique key, but {n} of its shape-preserving \
+                 replacements collided (two values, one replacement), so the restore would fail \
+                 at that key; give this column an action whose replacements cannot collide in the \
+                 policy's [columns] (`permute`, which keeps the length, or `token` where the \
+                 column is wide enough)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The command words an error may name a statement by (what pg_dump and psql scripts start
@@ -272,6 +297,10 @@ struct Reader<'a, 'e> {
     creates: HashMap<String, Vec<(String, String)>>,
     /// The key columns of each partitioned table, and the parent of each partition.
     partition_keys: HashMap<String, Vec<String>>,
+    /// Single-column unique keys the dump adds (after the data, as pg_dump writes them): the
+    /// column's field name and the statement's line, checked against the collision watch
+    /// once every row is through.
+    unique_keys: Vec<(String, u64)>,
     parent_of: HashMap<String, String>,
     /// Tables of INSERT data, classified on their first chunk.
     inserts: HashMap<String, Arc<Table>>,
@@ -283,6 +312,16 @@ struct Reader<'a, 'e> {
 
 /// `schema.table` as a key: the parts as the lexer gives them (unquoted lower-cased), a
 /// missing schema taken as `public`.
+/// A column's name in findings, reports and the collision watch: `table.column` in the
+/// `public` schema, `schema.table.column` elsewhere.
+fn field_name(schema: &str, table: &str, column: &str) -> String {
+    if schema == "public" {
+        format!("{table}.{column}")
+    } else {
+        format!("{schema}.{table}.{column}")
+    }
+}
+
 fn table_key(parts: &[String]) -> (String, String, String) {
     let (schema, table) = match parts {
         [t] => ("public".to_string(), t.clone()),
@@ -322,6 +361,7 @@ impl<'a, 'e> Reader<'a, 'e> {
             seq: 0,
             creates: HashMap::new(),
             partition_keys: HashMap::new(),
+            unique_keys: Vec::new(),
             parent_of: HashMap::new(),
             inserts: HashMap::new(),
             ntables: 0,
@@ -534,6 +574,11 @@ impl<'a, 'e> Reader<'a, 'e> {
                 if let Some((parts, cols)) = pg_sql::create_table(b, self.lex) {
                     self.creates.insert(table_key(&parts).0, cols);
                 }
+            }
+            if let Some((parts, col)) = pg_sql::unique_key(b, self.lex) {
+                let (_, schema, table) = table_key(&parts);
+                self.unique_keys
+                    .push((field_name(&schema, &table, &col), self.line));
             }
             // `… PARTITION BY`, `… PARTITION OF`, `ALTER TABLE … ATTACH PARTITION`.
             match pg_sql::partitioning(b, self.lex) {
@@ -761,11 +806,7 @@ impl<'a, 'e> Reader<'a, 'e> {
         for (i, name) in names.iter().enumerate() {
             let short = format!("{table}.{name}");
             let full = format!("{schema}.{table}.{name}");
-            let field: Arc<str> = Arc::from(if schema == "public" {
-                short.as_str()
-            } else {
-                full.as_str()
-            });
+            let field: Arc<str> = Arc::from(field_name(schema, table, name));
             let refs: Vec<&[u8]> = samples
                 .get(i)
                 .map(|s| s.iter().map(Vec::as_slice).collect())

@@ -8,7 +8,7 @@
 
 use std::io::Read;
 
-use super::pg_sql::{partitioning, Lex, Partitioning};
+use super::pg_sql::{partitioning, unique_key, Lex, Partitioning};
 use crate::pipeline::PipelineError;
 
 /// The archive kinds, as the header's format byte names them.
@@ -93,7 +93,7 @@ impl Toc {
     /// What the plain-dump reader is given in front of an entry's rows: the settings, the
     /// table's `CREATE TABLE` (for column types), for a partition the `CREATE TABLE` of each
     /// table above it and the `ATTACH PARTITION` statements linking them (so it knows which
-    /// columns are partition keys), and the `COPY` header.
+    /// columns are partition keys), its single-column unique keys, and the `COPY` header.
     pub fn data_prefix(&self, data: &Entry) -> String {
         let table = |ns: &str, tag: &str| {
             self.entries
@@ -129,6 +129,20 @@ impl Toc {
             out.push_str(&attach.defn);
             out.push('\n');
             (ns, tag) = (pns, ptag);
+        }
+        // The table's single-column unique keys, which a plain dump adds after the data: the
+        // reader checks their columns against the collision watch at the end.
+        for e in &self.entries {
+            if !(e.desc == "CONSTRAINT" || e.desc == "INDEX") || e.namespace != data.namespace {
+                continue;
+            }
+            let Some((t, _)) = unique_key(e.defn.as_bytes(), Lex::default()) else {
+                continue;
+            };
+            if t.last() == Some(&data.tag) {
+                out.push_str(&e.defn);
+                out.push('\n');
+            }
         }
         out.push_str(&data.copy_stmt);
         out

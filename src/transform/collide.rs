@@ -182,6 +182,14 @@ impl Collisions {
         None
     }
 
+    /// How many collisions `column` had (an estimate past [`EXACT`], as in the summary), or
+    /// `None` when it had none.
+    pub fn collided(&self, column: &str) -> Option<u64> {
+        let found = self.found.lock().ok()?;
+        let n = found.get(column)?;
+        Some(n.exact + n.sampled * SAMPLE).filter(|&n| n > 0)
+    }
+
     /// One line for the run summary when anything collided or the watch filled up; `None`
     /// when there is nothing to say.
     pub fn summary(&self) -> Option<String> {
@@ -204,7 +212,7 @@ impl Collisions {
         }
         Some(format!(
             "shape-preserving replacements collided (two values, one replacement): {}; \
-             use `token` for those columns if they must stay distinct",
+             use `permute` (same length) or `token` for those columns if they must stay distinct",
             parts.join(", ")
         ))
     }

@@ -187,6 +187,11 @@ impl Transformer {
             (Action::Placeholder, _) => placeholder(out),
             (Action::Token, Some(k)) => token::token_of(k, entity, value, out),
             (Action::Shape, Some(k)) => shape::shape_of(k, entity, value, out),
+            // A value without digits has nothing to permute: it takes the shape instead.
+            (Action::Permute, Some(k)) => match &self.round_key {
+                Some(r) if permute::digits_kept_in_place(r, entity, value, out) => {}
+                _ => shape::shape_of(k, entity, value, out),
+            },
             (Action::Shift, Some(_)) if crate::dates::shift_iso(value, offset, out) => {}
             (Action::Shift, Some(_)) => match crate::dates::parse(value) {
                 Some(d) => out.extend_from_slice(&d.shifted(offset)),
@@ -200,7 +205,9 @@ impl Transformer {
             (Action::Age90, _) => age90(value, out),
             // Keyed actions without a key are refused before any input is read; should one slip
             // through, the value is still never written.
-            (Action::Token | Action::Shape | Action::Shift, None) => placeholder(out),
+            (Action::Token | Action::Shape | Action::Permute | Action::Shift, None) => {
+                placeholder(out)
+            }
         }
     }
 

@@ -517,6 +517,49 @@ pub fn digits(
     true
 }
 
+/// Appends `value` with its digits replaced by the keyed permutation of the number they spell
+/// among all numbers of as many digits (zeros included), every other byte kept where it was:
+/// the `permute` action. Returns `false`, writing nothing, when `value` has no digit or more
+/// than 38.
+///
+/// Why: a shape-preserving SSN has only 10^8 values and a NANP phone shape 80,000, so a unique
+/// column of a few thousand rows collides, while a column as narrow as `varchar(11)` takes no
+/// token. Values that keep their separators and permute their digits stay distinct (two values
+/// with different separators differ in those; with the same, the permutation keeps them
+/// apart), and two spellings of one number (`123-45-6789`, `123456789`) get the same digits.
+/// The price: the digits range over every number, so a replacement can read like a real one.
+pub fn digits_kept_in_place(
+    key: &RoundKey,
+    entity: Entity,
+    value: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let mut x: u128 = 0;
+    let mut width = 0usize;
+    for d in value.iter().filter(|b| b.is_ascii_digit()) {
+        width += 1;
+        if width > 38 {
+            return false;
+        }
+        x = x * 10 + u128::from(d - b'0');
+    }
+    if width == 0 {
+        return false;
+    }
+    let y = memoized(key, entity, 0, POW10[width] - 1, x);
+    let start = out.len();
+    out.extend_from_slice(value);
+    let mut digits = [b'0'; 38];
+    write_digits(y, &mut digits[..width]);
+    let mut next = digits[..width].iter();
+    for b in out[start..].iter_mut().filter(|b| b.is_ascii_digit()) {
+        if let Some(&d) = next.next() {
+            *b = d;
+        }
+    }
+    true
+}
+
 /// Writes `n` in decimal at the end of `buf` (whose zeros pad it).
 fn write_digits<N>(mut n: N, buf: &mut [u8])
 where
@@ -647,6 +690,48 @@ mod tests {
             assert_eq!(seen.len() as u128, hi - lo + 1, "{lo}..={hi}");
             assert!(seen.iter().all(|y| (lo..=hi).contains(y)));
         }
+    }
+
+    /// `permute` keeps every non-digit byte, maps the values of one layout one to one (all
+    /// 10^4 of `dd-dd` here), gives two spellings of a number the same digits, writes ASCII
+    /// digits only (a leading zero included), and refuses values without digits or with
+    /// more than 38.
+    #[test]
+    fn digits_kept_in_place_is_a_bijection_of_each_layout() {
+        let k = key(3);
+        let run = |v: &str| {
+            let mut out = b"pre".to_vec();
+            digits_kept_in_place(&k, Entity::Ssn, v.as_bytes(), &mut out)
+                .then(|| String::from_utf8(out[3..].to_vec()).unwrap())
+        };
+        let outs: HashSet<String> = (0..10_000)
+            .map(|n| {
+                let v = format!("{:02}-{:02}", n / 100, n % 100);
+                let o = run(&v).unwrap();
+                assert!(
+                    o.len() == 5
+                        && o.as_bytes()[2] == b'-'
+                        && o.bytes().filter(u8::is_ascii_digit).count() == 4,
+                    "{v} -> {o:?}"
+                );
+                o
+            })
+            .collect();
+        assert_eq!(outs.len(), 10_000);
+        assert!(outs.iter().any(|o| o.starts_with('0')));
+        let dashed = run("123-45-6789").unwrap();
+        let plain = run("123456789").unwrap();
+        assert_eq!(dashed.replace('-', ""), plain);
+        assert_ne!(plain, "123456789");
+        assert_eq!(run("(217) 555-0143").unwrap().len(), 14);
+        assert!(run("(217) 555-0143").unwrap().starts_with('('));
+        assert_eq!(run("no digits"), None);
+        assert_eq!(run(&"1".repeat(39)), None);
+        assert_eq!(run(&"1".repeat(38)).map(|o| o.len()), Some(38));
+        // Keyed: another key, another permutation.
+        let mut other = Vec::new();
+        digits_kept_in_place(&key(4), Entity::Ssn, b"123456789", &mut other);
+        assert_ne!(other, plain.as_bytes());
     }
 
     /// Known answers, so a faster round function that changed a single output (and with it
