@@ -25,8 +25,8 @@ pub struct ScrubArgs {
     #[arg(long, value_name = "FILE")]
     pub report_file: Option<PathBuf>,
     /// Scan the written output again and exit 1 if any finding is left of an entity the
-    /// policy replaces by token, placeholder, redact or mask (shape, shift, zip3 and 90+ keep
-    /// their kind by design and are not counted). Needs `-o` or `--in-place`.
+    /// policy replaces by token, placeholder, redact or mask (shape, permute, shift, zip3 and
+    /// 90+ keep their kind by design and are not counted). Needs `-o` or `--in-place`.
     #[arg(long)]
     pub verify: bool,
     /// Format of the report file.
