@@ -825,6 +825,9 @@ impl<'a, 'e> Reader<'a, 'e> {
                 }
                 None => None,
             };
+            // A key declared before the data (an archive's, from its table of contents): every
+            // changed value is checked as it is made, and the first collision stops the run.
+            class.unique = self.unique_keys.iter().any(|(f, _)| **f == *field);
             let over = policy
                 .column_override(None, &full)
                 .or_else(|| policy.column_override(None, &short));
