@@ -697,12 +697,16 @@ fn truncated_dump_fails_with_line_and_table_and_leaves_nothing() {
         }
     }
     assert!(cut_one && find(&toc, "COPY public.patients"));
+    // With a key: without one the integer primary key (declared in the TOC) would be masked
+    // to zeros, and that collision stops the scrub first (see below).
     let fd_out = tmp.path().join("cut.scrubbed.d");
     let o = phiscrub(&[
         "scrub",
         fd.to_str().unwrap(),
         "-o",
         fd_out.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
@@ -714,6 +718,21 @@ fn truncated_dump_fails_with_line_and_table_and_leaves_nothing() {
     for v in &planted.values {
         assert!(!err.contains(v.as_str()), "a value in the error");
     }
+    // Keyless, the archive's primary key cannot stay distinct: refused before any output,
+    // with the key named as the remedy.
+    let o = phiscrub(&[
+        "scrub",
+        fd.to_str().unwrap(),
+        "-o",
+        fd_out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("patients.id is a unique key") && err.contains("phiscrub keygen"),
+        "{err}"
+    );
+    assert!(!fd_out.exists());
 
     // A custom archive cut in the middle of its data: exit 2, the table named, no file.
     let fc = src.dump(&["-Fc", "-Z0"]);

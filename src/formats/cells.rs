@@ -350,6 +350,14 @@ impl<'e> Cells<'e> {
             let t = &self.engine.transformer;
             if let Some(first) = t.collisions().check(f, value, &self.value, row) {
                 let (a, b) = (first.min(row), first.max(row));
+                if t.key().is_none() {
+                    return Err(PipelineError::Format(format!(
+                        "column {f} is a unique key, but rows {a} and {b} get the same \
+                         replacement for different values, so the restore would fail; without \
+                         a key its values cannot be replaced by distinct ones: give one \
+                         (`phiscrub keygen`), or keep the column in the policy's [columns]"
+                    )));
+                }
                 return Err(PipelineError::Format(format!(
                     "column {f} is a unique key, but rows {a} and {b} get the same replacement \
                      for different values, so the restore would fail; give this column an \
