@@ -310,6 +310,22 @@ fn phiscrub(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// `phiscrub scrub INPUT -o OUT --key-file KEY [--policy POLICY]`.
+fn scrub_keyed(input: &Path, out: &Path, key: &Path, policy: Option<&Path>) -> Output {
+    let mut args = vec![
+        "scrub",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+    ];
+    if let Some(p) = policy {
+        args.extend(["--policy", p.to_str().unwrap()]);
+    }
+    phiscrub(&args)
+}
+
 fn find(hay: &[u8], needle: &str) -> bool {
     memchr::memmem::find(hay, needle.as_bytes()).is_some()
 }
@@ -793,20 +809,8 @@ fn partition_keys_are_not_rewritten_where_the_restore_needs_them() {
     std::fs::write(&schema, &sql).unwrap();
     assert!(src.restore(&schema).status.success());
     let key = key_file(tmp.path());
-    let scrub = |input: &Path, out: &Path, policy: Option<&Path>| {
-        let mut args = vec![
-            "scrub",
-            input.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-        ];
-        if let Some(p) = policy {
-            args.extend(["--policy", p.to_str().unwrap()]);
-        }
-        phiscrub(&args)
-    };
+    let scrub =
+        |input: &Path, out: &Path, policy: Option<&Path>| scrub_keyed(input, out, &key, policy);
     // Plain and custom dumps that load the partitions directly: refused, nothing written.
     let plain = tmp.path().join("part.dump.sql");
     std::fs::write(&plain, src.dump(&[])).unwrap();
@@ -908,20 +912,7 @@ fn unique_narrow_columns_restore_with_permute() {
     let dump = tmp.path().join("uniq.dump.sql");
     std::fs::write(&dump, src.dump(&[])).unwrap();
     let key = key_file(tmp.path());
-    let scrub = |out: &Path, policy: Option<&Path>| {
-        let mut args = vec![
-            "scrub",
-            dump.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-        ];
-        if let Some(p) = policy {
-            args.extend(["--policy", p.to_str().unwrap()]);
-        }
-        phiscrub(&args)
-    };
+    let scrub = |out: &Path, policy: Option<&Path>| scrub_keyed(&dump, out, &key, policy);
     // The default shapes collide in the unique phone column: exit 2, no output, no value.
     let never = tmp.path().join("never.sql");
     let o = scrub(&never, None);
@@ -983,14 +974,7 @@ fn unique_narrow_columns_restore_with_permute() {
     src.dump(&["-Fd", "-f", dir.to_str().unwrap()]);
     for (input, never) in [(&custom, "never.dump"), (&dir, "never.dir")] {
         let never = tmp.path().join(never);
-        let o = phiscrub(&[
-            "scrub",
-            input.to_str().unwrap(),
-            "-o",
-            never.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-        ]);
+        let o = scrub_keyed(input, &never, &key, None);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert!(
@@ -1000,16 +984,7 @@ fn unique_narrow_columns_restore_with_permute() {
         assert!(!never.exists(), "{never:?}");
     }
     let out = tmp.path().join("uniq.out.dump");
-    let o = phiscrub(&[
-        "scrub",
-        custom.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--key-file",
-        key.to_str().unwrap(),
-        "--policy",
-        policy.to_str().unwrap(),
-    ]);
+    let o = scrub_keyed(&custom, &out, &key, Some(&policy));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let dst2 = Db::create("uniq_dst2");
     ok(

@@ -693,21 +693,16 @@ impl<'e> Cells<'e> {
                 let span = &value[h.start..h.end];
                 match self.engine.transformer.action(h.entity, rule_id) {
                     Action::Keep => self.value.extend_from_slice(span),
-                    // Already the same length.
-                    Action::Permute if keyed => {
+                    // `permute` is already the same length; every other action becomes a shape.
+                    a if keyed => {
+                        let a = if a == Action::Permute {
+                            a
+                        } else {
+                            Action::Shape
+                        };
                         let subject = self.has_subject.then_some(self.subject.as_slice());
                         self.engine.transformer.apply_with(
-                            Action::Permute,
-                            h.entity,
-                            span,
-                            subject,
-                            &mut self.value,
-                        )
-                    }
-                    _ if keyed => {
-                        let subject = self.has_subject.then_some(self.subject.as_slice());
-                        self.engine.transformer.apply_with(
-                            Action::Shape,
+                            a,
                             h.entity,
                             span,
                             subject,
