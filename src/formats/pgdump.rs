@@ -310,8 +310,6 @@ struct Reader<'a, 'e> {
     sizes: Sizes,
 }
 
-/// `schema.table` as a key: the parts as the lexer gives them (unquoted lower-cased), a
-/// missing schema taken as `public`.
 /// A column's name in findings, reports and the collision watch: `table.column` in the
 /// `public` schema, `schema.table.column` elsewhere.
 fn field_name(schema: &str, table: &str, column: &str) -> String {
@@ -322,6 +320,8 @@ fn field_name(schema: &str, table: &str, column: &str) -> String {
     }
 }
 
+/// `schema.table` as a key: the parts as the lexer gives them (unquoted lower-cased), a
+/// missing schema taken as `public`.
 fn table_key(parts: &[String]) -> (String, String, String) {
     let (schema, table) = match parts {
         [t] => ("public".to_string(), t.clone()),

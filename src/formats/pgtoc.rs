@@ -130,8 +130,9 @@ impl Toc {
             out.push('\n');
             (ns, tag) = (pns, ptag);
         }
-        // The table's single-column unique keys, which a plain dump adds after the data: the
-        // reader checks their columns against the collision watch at the end.
+        // The table's single-column unique keys (a plain dump adds them after the data): read
+        // before the rows, they have every changed value of their columns checked as it is
+        // made.
         for e in &self.entries {
             if !(e.desc == "CONSTRAINT" || e.desc == "INDEX") || e.namespace != data.namespace {
                 continue;
