@@ -255,19 +255,33 @@ fn run_input<W: Write + Send + ?Sized>(
         .filter(|p| crate::formats::pgdir::is_archive(p))
     {
         // Scanning only: `scrub` writes an archive to its own new directory.
-        let ropts = run_opts(mode, input, opts);
-        return crate::formats::pgdir::run(engine, opts.columns, dir, None, &ropts, found);
+        return with_classes(input, mode, opts, |ropts| {
+            crate::formats::pgdir::run(engine, opts.columns, dir, None, ropts, found)
+        });
     }
     if let Some((kind, rule)) = image_input(engine, input)? {
         return run_image(engine, input, kind, rule, mode, opts, output, found);
     }
     let mut r = open(input)?;
+    with_classes(input, mode, opts, |ropts| {
+        run_format(engine, input, opts, &mut r, output, ropts, found)
+    })
+}
+
+/// Runs `f` with the input's run options, collecting the column classes it reports into
+/// `opts.classes` (with the input's name) when a report wants them.
+fn with_classes<T>(
+    input: &Input,
+    mode: Mode,
+    opts: JobOptions,
+    f: impl FnOnce(&RunOptions<'_>) -> T,
+) -> T {
     let classes = std::sync::Mutex::new(Vec::new());
     let mut ropts = run_opts(mode, input, opts);
     if opts.classes.is_some() {
         ropts.classes = Some(&classes);
     }
-    let result = run_format(engine, input, opts, &mut r, output, &ropts, found);
+    let result = f(&ropts);
     if let (Some(all), Ok(mine)) = (opts.classes, classes.into_inner()) {
         if let Ok(mut all) = all.lock() {
             all.extend(mine.into_iter().map(|c| (input.shown.clone(), c)));

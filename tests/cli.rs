@@ -930,3 +930,88 @@ fn a_closed_stdout_pipe_ends_every_command_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
     }
 }
+
+/// `profile` and `scan --report json`'s per-column summary cover every structured format:
+/// CSV, JSON lines, a JSON document, Parquet, a PostgreSQL plain dump and a MySQL dump each
+/// name their SSN column with the SSN class (the dump's as `table.column`), and a text file
+/// has no columns to profile.
+#[test]
+fn profile_and_column_summary_cover_every_structured_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let structured = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/structured");
+    let mut pg = String::from("COPY public.people (id, ssn, note) FROM stdin;\n");
+    let mut my = String::from(
+        "CREATE TABLE `people` (\n  `id` int(11) NOT NULL,\n  `ssn` varchar(11) DEFAULT NULL,\n  PRIMARY KEY (`id`)\n);\nINSERT INTO `people` VALUES ",
+    );
+    let mut json = String::from("[");
+    for i in 0..40 {
+        let ssn = format!("{}-{:02}-{:04}", 120 + i, 10 + i, 1000 + i * 7);
+        pg.push_str(&format!("{i}\t{ssn}\tseen\n"));
+        my.push_str(&format!("{}({i},'{ssn}')", if i > 0 { "," } else { "" }));
+        json.push_str(&format!(
+            "{}{{\"id\": {i}, \"ssn\": \"{ssn}\"}}",
+            if i > 0 { "," } else { "" }
+        ));
+    }
+    pg.push_str("\\.\n");
+    my.push_str(";\n");
+    json.push(']');
+    for (name, text) in [("dump.sql", &pg), ("my.sql", &my), ("people.json", &json)] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let cases: [(PathBuf, &[&str], &str); 6] = [
+        (Path::new(structured).join("patients.csv"), &[], "SSN"),
+        (Path::new(structured).join("patients.jsonl"), &[], "SSN"),
+        (Path::new(structured).join("patients.parquet"), &[], "SSN"),
+        (dir.path().join("people.json"), &[], "ssn"),
+        (
+            dir.path().join("dump.sql"),
+            &["--format", "pgdump"],
+            "people.ssn",
+        ),
+        (
+            dir.path().join("my.sql"),
+            &["--format", "mysqldump"],
+            "people.ssn",
+        ),
+    ];
+    for (path, format, column) in cases {
+        let o = bin()
+            .arg("profile")
+            .arg("--json")
+            .args(format)
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{path:?}: {err}");
+        let classes: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let ssn = classes
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == column))
+            .unwrap_or_else(|| panic!("{path:?}: no {column} in {classes}"));
+        assert_eq!(ssn["entity"], "SSN", "{path:?}: {ssn}");
+        let o = bin()
+            .args(["scan", "--quiet", "--report", "json"])
+            .args(format)
+            .arg(&path)
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let col = report["columns"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["column"] == column))
+            .unwrap_or_else(|| panic!("{path:?}: no {column} in {}", report["columns"]));
+        assert_eq!(col["class"], "SSN", "{path:?}: {col}");
+        assert!(col["findings"].as_u64().unwrap_or(0) > 0, "{path:?}: {col}");
+    }
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "Patient SSN 123-45-6789\n").unwrap();
+    let o = bin().arg("profile").arg(&text).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no columns found") && !err.contains("123-45-6789"),
+        "{err}"
+    );
+}

@@ -8,16 +8,47 @@ use clap::Args;
 use super::Common;
 use phiscrub::classify::ColumnRules;
 use phiscrub::formats::{csv, csv_codec::Dialect, Format};
+use phiscrub::job::{self, JobOptions};
 
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
-    /// A CSV, TSV or Parquet file.
+    /// A CSV, TSV, JSON lines, JSON or Parquet file, or a PostgreSQL or MySQL/MariaDB dump or
+    /// archive.
     pub path: PathBuf,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
     pub common: Common,
+}
+
+/// The column classes a scan of `a.path` reports.
+fn scanned_classes(
+    engine: &phiscrub::pipeline::Engine,
+    columns: &ColumnRules,
+    a: &ProfileArgs,
+    delimiter: Option<u8>,
+) -> Result<Vec<phiscrub::classify::ColumnClass>> {
+    let inputs = job::expand(std::slice::from_ref(&a.path), None)?;
+    let classes = std::sync::Mutex::new(Vec::new());
+    let opts = JobOptions {
+        threads: a.common.shared.threads(),
+        char_offsets: false,
+        fingerprints: false,
+        positions: false,
+        progress: None,
+        format: a.common.format,
+        delimiter,
+        columns,
+        subject_column: None,
+        classes: Some(&classes),
+    };
+    let failures = job::scan(engine, &inputs, opts, |_, _| Ok(()), |_, _| Ok(()));
+    if let Some(f) = failures.into_iter().next() {
+        return Err(f.into());
+    }
+    let classes = classes.into_inner().unwrap_or_default();
+    Ok(classes.into_iter().map(|(_, c)| c).collect())
 }
 
 /// Prints how each column is classified, so a user can review it and freeze it into a policy.
@@ -40,9 +71,19 @@ pub fn run(a: ProfileArgs) -> Result<i32> {
             csv::profile(&engine, &columns, &mut f, dialect)
         }
         Format::Parquet => phiscrub::formats::parquet::profile(&engine, &columns, &a.path),
-        _ => bail!("profile reads CSV, TSV or Parquet files (use --format for another file name)"),
+        // JSON lines and documents, and database dumps and archives: the classes a scan
+        // decides (a dump's tables are classified where their data starts, so it is read
+        // whole).
+        _ => Ok(scanned_classes(&engine, &columns, &a, delimiter)?),
     }
     .with_context(|| a.path.display().to_string())?;
+    if classes.is_empty() {
+        bail!(
+            "{}: no columns found; profile reads CSV, TSV, JSON lines or JSON, Parquet, and \
+             PostgreSQL or MySQL/MariaDB dumps and archives (use --format for another file name)",
+            a.path.display()
+        );
+    }
     let mut out = std::io::stdout().lock();
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&classes)?)?;

@@ -310,11 +310,15 @@ impl State<'_, '_> {
         Ok(buf.len() as u64)
     }
 
-    /// Classifies every sampled key path.
+    /// Classifies every sampled key path (told to `opts.classes` in path order, for the
+    /// report's per-column summary and `profile`).
     fn classify(&mut self, samples: Samples, opts: &RunOptions<'_>) {
-        for (path, values) in samples.by_path {
+        let mut by_path: Vec<_> = samples.by_path.into_iter().collect();
+        by_path.sort_by(|a, b| a.0.cmp(&b.0));
+        for (path, values) in by_path {
             let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
             let class = self.cells.classify(self.columns, &path, &refs);
+            tell_class(opts, &path, &class);
             let pc = PathClass::new(self.engine, opts, &path, class);
             self.paths.insert(path, pc);
         }
@@ -391,6 +395,7 @@ impl State<'_, '_> {
             if !paths.contains_key(path) {
                 // First seen after the sample: its name alone decides.
                 let class = cells.classify(columns, path, &[]);
+                tell_class(opts, path, &class);
                 let pc = PathClass::new(engine, opts, path, class);
                 paths.insert(path.to_string(), pc);
             }
@@ -503,6 +508,17 @@ impl Samples {
             Stop::Syntax(s) => s,
             Stop::Visit(never) => match never {},
         })
+    }
+}
+
+/// Hands a key path's class to `opts.classes` (the empty path of a top-level scalar is no
+/// column).
+fn tell_class(opts: &RunOptions<'_>, path: &str, class: &ColumnClass) {
+    if path.is_empty() {
+        return;
+    }
+    if let Some(Ok(mut all)) = opts.classes.map(|m| m.lock()) {
+        all.push(class.clone());
     }
 }
 
