@@ -280,7 +280,7 @@ impl<W: Write> Report<W> {
                         let entities: BTreeMap<&str, u64> =
                             n.by_entity.iter().map(|(e, k)| (e.name(), *k)).collect();
                         json!({"path": path, "column": c.name, "class": class, "how": c.how,
-                               "sql_type": c.sql_type.as_ref().map(|t| format!("{t:?}")),
+                               "sql_type": c.sql_type.as_ref().map(ToString::to_string),
                                "sampled": c.sampled, "matched": c.matched, "findings": n.findings,
                                "rows_with_findings": n.rows, "entities": entities,
                                "changed": self.changes.as_ref().map(|_| n.changed)})

@@ -60,6 +60,44 @@ pub enum SqlType {
     Other,
 }
 
+impl std::fmt::Display for SqlType {
+    /// The type as reports name it: its kind and the limit replacements are fitted to
+    /// (`varchar(11)` is `text(11)`, `integer` is `integer(max 2147483647)`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SqlType::Text { max_chars: Some(n) } => write!(f, "text({n})"),
+            SqlType::Text { max_chars: None } => f.write_str("text"),
+            SqlType::Integer { max, unsigned } => {
+                let u = if *unsigned { "unsigned " } else { "" };
+                write!(f, "{u}integer(max {max})")
+            }
+            SqlType::Decimal {
+                precision: Some(p),
+                scale,
+            } => write!(f, "decimal({p},{})", scale.unwrap_or(0)),
+            SqlType::Decimal { .. } => f.write_str("decimal"),
+            SqlType::Binary { max_bytes: Some(n) } => write!(f, "binary({n})"),
+            SqlType::Binary { max_bytes: None } => f.write_str("binary"),
+            other => {
+                let name = match other {
+                    SqlType::Float => "float",
+                    SqlType::Bool => "bool",
+                    SqlType::Date => "date",
+                    SqlType::Timestamp => "timestamp",
+                    SqlType::Time => "time",
+                    SqlType::Year => "year",
+                    SqlType::Json => "json",
+                    SqlType::Uuid => "uuid",
+                    SqlType::Inet => "inet",
+                    SqlType::Array => "array",
+                    _ => "other",
+                };
+                f.write_str(name)
+            }
+        }
+    }
+}
+
 impl SqlType {
     /// Parses a column's declared type (the text after the column name in `CREATE TABLE`).
     pub fn parse(decl: &str) -> SqlType {
@@ -428,6 +466,24 @@ mod tests {
             ("public.mpaa_rating DEFAULT 'G'::public.mpaa_rating", Other),
         ] {
             assert_eq!(SqlType::parse(decl), want, "{decl}");
+        }
+    }
+
+    /// Reports name a type by its kind and limit, never in Rust's debug notation.
+    #[test]
+    fn display_names_kind_and_limit() {
+        for (decl, want) in [
+            ("varchar(11)", "text(11)"),
+            ("text", "text"),
+            ("integer", "integer(max 2147483647)"),
+            ("int(10) unsigned", "unsigned integer(max 4294967295)"),
+            ("numeric(10,2)", "decimal(10,2)"),
+            ("bytea", "binary"),
+            ("timestamp with time zone", "timestamp"),
+            ("uuid", "uuid"),
+            ("text[]", "array"),
+        ] {
+            assert_eq!(SqlType::parse(decl).to_string(), want, "{decl}");
         }
     }
 
