@@ -780,8 +780,8 @@ pub fn create_table(b: &[u8], lex: Lex) -> Option<(Vec<String>, Vec<ColumnDecl>)
 /// The table and column of a single-column unique key that a statement adds, as pg_dump
 /// writes them after the data: `ALTER TABLE [ONLY] t ADD CONSTRAINT c PRIMARY KEY (col)` or
 /// `UNIQUE [NULLS [NOT] DISTINCT] (col)`, and `CREATE UNIQUE INDEX i ON [ONLY] t [USING m]
-/// (col)`. A key of several columns or of an expression is `None`: a collision in one column
-/// cannot alone break it.
+/// (col)` without a `WHERE`. A key of several columns or of an expression is `None`: a
+/// collision in one column cannot alone break it.
 pub fn unique_key(b: &[u8], lex: Lex) -> Option<(Vec<String>, String)> {
     let mut toks = Tokens::new(b, 0, lex);
     let next = |toks: &mut Tokens<'_>| toks.next()?.ok();
@@ -847,7 +847,21 @@ pub fn unique_key(b: &[u8], lex: Lex) -> Option<(Vec<String>, String)> {
     if !matches!(col.tok, Tok::Word | Tok::QuotedIdent) {
         return None;
     }
-    (next(&mut toks)?.tok == Tok::Punct(b')')).then(|| (parts, ident(b, &col)))
+    if next(&mut toks)?.tok != Tok::Punct(b')') {
+        return None;
+    }
+    // A partial index (`… WHERE cond`) binds only the rows it covers: two equal replacements
+    // may well both be outside it, so it is not taken as a key of the whole column.
+    let mut depth = 0i32;
+    while let Some(Ok(t)) = toks.next() {
+        match t.tok {
+            Tok::Punct(b'(') => depth += 1,
+            Tok::Punct(b')') => depth -= 1,
+            _ if depth == 0 && is_kw(b, &t, "WHERE") => return None,
+            _ => {}
+        }
+    }
+    Some((parts, ident(b, &col)))
 }
 
 /// What a statement says about table partitioning: the restore puts each partition's rows
@@ -1225,6 +1239,13 @@ mod tests {
             ),
             ("ALTER TABLE ONLY public.p ALTER COLUMN id SET DEFAULT 1;", None),
             ("ALTER TABLE ONLY public.p ADD CONSTRAINT c CHECK (a > 0);", None),
+            // A partial index covers some rows only; included columns and NULLS NOT DISTINCT
+            // after the list still make a key of the column.
+            ("CREATE UNIQUE INDEX i ON public.p USING btree (ssn) WHERE (active);", None),
+            (
+                "CREATE UNIQUE INDEX i ON public.p USING btree (ssn) INCLUDE (name) NULLS NOT DISTINCT;",
+                Some("public.p:ssn"),
+            ),
         ] {
             assert_eq!(key(sql).as_deref(), want, "{sql}");
         }
