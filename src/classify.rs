@@ -76,12 +76,23 @@ pub struct ColumnClass {
     pub matched: usize,
     /// The column's declared SQL type (database dumps): every replacement is fitted to it, so
     /// the dump still restores. `None` for formats without declared types.
-    #[serde(skip)]
+    #[serde(serialize_with = "type_name")]
     pub sql_type: Option<crate::formats::sqltype::SqlType>,
     /// The column is a primary key or unique (a dump's `CREATE TABLE` says so): two values
     /// sharing one replacement would fail the restore, so that is an error, not a warning.
     #[serde(skip)]
     pub unique: bool,
+}
+
+/// A declared SQL type as reports spell it (`text(11)`), or null.
+fn type_name<S: serde::Serializer>(
+    t: &Option<crate::formats::sqltype::SqlType>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(t),
+        None => s.serialize_none(),
+    }
 }
 
 impl ColumnClass {

@@ -991,6 +991,13 @@ fn profile_and_column_summary_cover_every_structured_format() {
             .and_then(|a| a.iter().find(|c| c["name"] == column))
             .unwrap_or_else(|| panic!("{path:?}: no {column} in {classes}"));
         assert_eq!(ssn["entity"], "SSN", "{path:?}: {ssn}");
+        // The declared type where the input declares one (the MySQL dump's `varchar(11)`).
+        let declared = if format.contains(&"mysqldump") {
+            serde_json::json!("text(11)")
+        } else {
+            serde_json::Value::Null
+        };
+        assert_eq!(ssn["sql_type"], declared, "{path:?}: {ssn}");
         let o = bin()
             .args(["scan", "--quiet", "--report", "json"])
             .args(format)

@@ -89,11 +89,14 @@ pub fn run(a: ProfileArgs) -> Result<i32> {
         writeln!(out, "{}", serde_json::to_string_pretty(&classes)?)?;
         return Ok(0);
     }
-    writeln!(
+    // A dump declares column types, which every replacement is fitted to: shown when known.
+    let typed = classes.iter().any(|c| c.sql_type.is_some());
+    write!(
         out,
         "{:<28} {:<16} {:<8} {:>8} {:>8}",
         "COLUMN", "CLASS", "HOW", "SAMPLED", "MATCHED"
     )?;
+    writeln!(out, "{}", if typed { "  TYPE" } else { "" })?;
     for c in &classes {
         let class = match (c.keep, c.entity) {
             (true, _) => "keep".to_string(),
@@ -105,11 +108,16 @@ pub fn run(a: ProfileArgs) -> Result<i32> {
             phiscrub::classify::How::Values => "values",
             phiscrub::classify::How::Both => "both",
         });
-        writeln!(
+        write!(
             out,
             "{:<28} {:<16} {:<8} {:>8} {:>8}",
             c.name, class, how, c.sampled, c.matched
         )?;
+        match (&c.sql_type, typed) {
+            (Some(t), true) => writeln!(out, "  {t}")?,
+            (None, true) => writeln!(out, "  -")?,
+            _ => writeln!(out)?,
+        }
     }
     Ok(0)
 }
