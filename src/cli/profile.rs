@@ -91,12 +91,23 @@ pub fn run(a: ProfileArgs) -> Result<i32> {
     }
     // A dump declares column types, which every replacement is fitted to: shown when known.
     let typed = classes.iter().any(|c| c.sql_type.is_some());
-    write!(
+    let type_col = |t: &str| {
+        if typed {
+            format!("  {t}")
+        } else {
+            String::new()
+        }
+    };
+    writeln!(
         out,
-        "{:<28} {:<16} {:<8} {:>8} {:>8}",
-        "COLUMN", "CLASS", "HOW", "SAMPLED", "MATCHED"
+        "{:<28} {:<16} {:<8} {:>8} {:>8}{}",
+        "COLUMN",
+        "CLASS",
+        "HOW",
+        "SAMPLED",
+        "MATCHED",
+        type_col("TYPE")
     )?;
-    writeln!(out, "{}", if typed { "  TYPE" } else { "" })?;
     for c in &classes {
         let class = match (c.keep, c.entity) {
             (true, _) => "keep".to_string(),
@@ -108,16 +119,20 @@ pub fn run(a: ProfileArgs) -> Result<i32> {
             phiscrub::classify::How::Values => "values",
             phiscrub::classify::How::Both => "both",
         });
-        write!(
+        let ty = c
+            .sql_type
+            .as_ref()
+            .map_or("-".to_string(), ToString::to_string);
+        writeln!(
             out,
-            "{:<28} {:<16} {:<8} {:>8} {:>8}",
-            c.name, class, how, c.sampled, c.matched
+            "{:<28} {:<16} {:<8} {:>8} {:>8}{}",
+            c.name,
+            class,
+            how,
+            c.sampled,
+            c.matched,
+            type_col(&ty)
         )?;
-        match (&c.sql_type, typed) {
-            (Some(t), true) => writeln!(out, "  {t}")?,
-            (None, true) => writeln!(out, "  -")?,
-            _ => writeln!(out)?,
-        }
     }
     Ok(0)
 }

@@ -75,12 +75,6 @@ pub(super) fn shift_lines(msg: &str, by: u64) -> String {
         rest = &rest[p + 5..];
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         match rest[..digits].parse::<u64>() {
-            // A line of the prefix itself (a unique key of the TOC): no line of the data.
-            Ok(n) if digits > 0 && n <= by && rest[digits..].starts_with(": ") => {
-                out.truncate(out.len() - 5);
-                rest = &rest[digits + 2..];
-                continue;
-            }
             Ok(n) if digits > 0 => out.push_str(&n.saturating_sub(by).to_string()),
             _ => out.push_str(&rest[..digits]),
         }

@@ -239,6 +239,8 @@ pub fn run_sized<W: Write + ?Sized>(
 /// is not written). pg_dump adds keys after the data, so this is known only at the end; the
 /// watch is exact for its first values and sampled after (see `transform::collide`), and a
 /// collision it misses still stops a `psql -v ON_ERROR_STOP=1` restore at the constraint.
+/// (A key read before its table's data, as an archive's, marks the column unique instead,
+/// and its first collision stops the run as it is made.)
 fn check_unique_keys(engine: &Engine, keys: &[(String, u64)]) -> Result<(), PipelineError> {
     let watch = engine.transformer.collisions();
     for (field, line) in keys {
